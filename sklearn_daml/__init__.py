@@ -1,0 +1,22 @@
+"""sklearn-daml: deep outlier detectors as scikit-learn estimators."""
+
+from ._tensorflow import import_tensorflow
+
+import_tensorflow()
+
+from ._ae import AEOutlierDetector  # noqa: E402
+from ._aegmm import AEGMMOutlierDetector  # noqa: E402
+from ._base import TrainingDivergedError  # noqa: E402
+from ._vae import VAEOutlierDetector  # noqa: E402
+from ._vaegmm import VAEGMMOutlierDetector  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AEOutlierDetector",
+    "VAEOutlierDetector",
+    "AEGMMOutlierDetector",
+    "VAEGMMOutlierDetector",
+    "TrainingDivergedError",
+    "__version__",
+]

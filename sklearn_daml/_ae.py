@@ -1,0 +1,119 @@
+"""Autoencoder outlier detector."""
+
+from sklearn.base import OutlierMixin
+
+from ._base import _DTYPE, BaseDeepDetector, tf
+from .models.autoencoder import AE
+
+
+class AEOutlierDetector(OutlierMixin, BaseDeepDetector):
+    """Autoencoder outlier detector: rows that reconstruct badly are outliers.
+
+    A dense autoencoder is trained to reconstruct the training rows with the
+    mean squared error. The outlier score of a row is its mean squared
+    reconstruction error; ``score_samples`` returns its negative, so that, as
+    for :class:`~sklearn.ensemble.IsolationForest`, higher means more normal.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=None
+        Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
+        ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
+    latent_dim : int, default=None
+        Size of the bottleneck; ``None`` resolves to ``ceil(sqrt(n_features))``,
+        small enough that the network cannot copy its input.
+    activation : str or callable, default="tanh"
+        Activation of the hidden layers (any Keras activation, e.g.
+        ``"relu"`` or ``"leaky_relu"``). Outputs are linear (unbounded).
+    encoder_net, decoder_net : keras.Model or callable, default=None
+        Custom networks, replacing the default stacks. A model is cloned at
+        fit (fresh weights); a callable is called as
+        ``encoder_net(n_features, latent_dim)`` /
+        ``decoder_net(latent_dim, n_features)`` and returns a model.
+    epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=128
+        Rows per training step.
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer named by ``optimizer``.
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras.optimizers.Optimizer, default="adam"
+        Optimizer; an instance is copied at fit (its own learning rate wins).
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Share of outliers expected in the training data, used to set
+        ``offset_`` as that percentile of the training scores. ``"auto"``
+        uses Tukey's fence, ``Q1 - 1.5 * IQR`` of the training scores.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, shuffling and noise: the same value gives
+        bit-identical scores on CPU.
+    verbose : int, default=0
+        ``1`` prints the loss after every epoch.
+
+    Attributes
+    ----------
+    model_ : AE
+        The trained Keras model.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    threshold_ : float
+        ``-offset_``: the reconstruction error above which a row is an outlier.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    VAEOutlierDetector : Variational version.
+    AEGMMOutlierDetector : Autoencoder plus Gaussian mixture (DAGMM).
+    sklearn.ensemble.IsolationForest : Same interface, tree based.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml import AEOutlierDetector
+    >>> X = np.random.RandomState(0).normal(size=(200, 4))
+    >>> det = AEOutlierDetector(epochs=5, random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [9.0, -9.0, 9.0, -9.0]])
+    array([ 1, -1])
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes=None,
+        latent_dim=None,
+        activation="tanh",
+        encoder_net=None,
+        decoder_net=None,
+        epochs=100,
+        batch_size=128,
+        learning_rate=1e-3,
+        optimizer="adam",
+        contamination="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.latent_dim = latent_dim
+        self.activation = activation
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.contamination = contamination
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_model(self, X):
+        encoder, decoder = self._autoencoder_nets(X.shape[1])
+        return AE(encoder, decoder, dtype=_DTYPE)
+
+    def _loss(self, x, x_recon):
+        return tf.reduce_mean(tf.square(x - x_recon))
+
+    def _outlier_score(self, x):
+        return tf.reduce_mean(tf.square(x - self.model_(x)), axis=-1)

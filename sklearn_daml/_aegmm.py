@@ -1,0 +1,162 @@
+"""Autoencoder + Gaussian mixture outlier detector (DAGMM)."""
+
+from sklearn.base import OutlierMixin
+
+from ._base import _DTYPE, BaseGMMDetector
+from .models.autoencoder import AEGMM
+from .models.losses import loss_aegmm
+
+
+class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
+    """Deep autoencoding Gaussian mixture model (DAGMM) outlier detector.
+
+    An autoencoder compresses each row; its encoding and two reconstruction
+    features (relative Euclidean distance and cosine similarity between the
+    row and its reconstruction) form ``z``. An estimation network maps ``z``
+    to soft memberships of ``n_gmm`` Gaussian components, and the whole
+    model is trained end to end on reconstruction error, mean sample energy
+    and a penalty on small covariance diagonals (Zong et al., 2018).
+
+    After training the mixture parameters are estimated once over the
+    training set (in batches, float64) and fixed. The outlier score of a row
+    is its sample energy, the negative log-density under that mixture;
+    ``score_samples`` returns its negative.
+
+    Parameters
+    ----------
+    n_gmm : int, default=2
+        Number of mixture components (DAGMM used 2 for its small tables and
+        4 for KDDCUP).
+    hidden_layer_sizes : array-like of int, default=None
+        Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
+        ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
+    latent_dim : int, default=1
+        Encoding size; the GMM sees ``latent_dim + 2`` dimensions. DAGMM used
+        1 or 2: the reconstruction features carry most of the signal and a
+        small GMM dimension keeps the mixture well estimated.
+    activation : str or callable, default="tanh"
+        Activation of the hidden layers of all networks (tanh as in DAGMM).
+    gmm_hidden_size : int, default=10
+        Width of the estimation network's hidden layer (DAGMM: 10).
+    dropout : float, default=0.5
+        Dropout rate of the estimation network during training (DAGMM: 0.5).
+    encoder_net, decoder_net, gmm_density_net : keras.Model or callable, default=None
+        Custom networks. A model is cloned at fit; a callable is called as
+        ``encoder_net(n_features, latent_dim)``,
+        ``decoder_net(latent_dim, n_features)`` or
+        ``gmm_density_net(latent_dim + 2, n_gmm)`` and returns a model (the
+        density net must end in a softmax over ``n_gmm``).
+    w_energy : float, default=0.1
+        Weight of the mean sample energy in the loss (DAGMM).
+    w_cov_diag : float, default=0.005
+        Weight of the inverse covariance diagonal penalty (DAGMM).
+    cov_jitter : float, default=1e-6
+        Added to covariance diagonals before the Cholesky factorisation; raise
+        it if training reports a non positive definite covariance.
+    epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=256
+        Rows per training step; the batch GMM is estimated from them, so
+        larger batches are more stable (DAGMM used 1024 on KDDCUP).
+    learning_rate, optimizer, contamination, random_state, verbose
+        As in :class:`AEOutlierDetector`.
+
+    Attributes
+    ----------
+    model_ : AEGMM
+        The trained Keras model.
+    phi_ : ndarray of shape (n_gmm,)
+        Mixture weights.
+    mu_ : ndarray of shape (n_gmm, latent_dim + 2)
+        Component means.
+    cov_ : ndarray of shape (n_gmm, latent_dim + 2, latent_dim + 2)
+        Component covariances.
+    L_ : ndarray of shape (n_gmm, latent_dim + 2, latent_dim + 2)
+        Cholesky factors of ``cov_ + cov_jitter * I``.
+    log_det_cov_ : ndarray of shape (n_gmm,)
+        Log-determinants matching ``L_``.
+    loss_curve_, offset_, n_features_in_, feature_names_in_
+        As in :class:`AEOutlierDetector`.
+    threshold_ : float
+        ``-offset_``: the sample energy above which a row is an outlier.
+
+    See Also
+    --------
+    VAEGMMOutlierDetector : Variational version.
+    AEOutlierDetector : Reconstruction error alone.
+
+    References
+    ----------
+    Zong, B., Song, Q., Min, M. R., Cheng, W., Lumezanu, C., Cho, D. and
+    Chen, H. "Deep Autoencoding Gaussian Mixture Model for Unsupervised
+    Anomaly Detection." ICLR 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml import AEGMMOutlierDetector
+    >>> X = np.random.RandomState(0).normal(size=(300, 4))
+    >>> det = AEGMMOutlierDetector(epochs=5, random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [9.0, -9.0, 9.0, -9.0]])
+    array([ 1, -1])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_gmm=2,
+        hidden_layer_sizes=None,
+        latent_dim=1,
+        activation="tanh",
+        gmm_hidden_size=10,
+        dropout=0.5,
+        encoder_net=None,
+        decoder_net=None,
+        gmm_density_net=None,
+        w_energy=0.1,
+        w_cov_diag=0.005,
+        cov_jitter=1e-6,
+        epochs=100,
+        batch_size=256,
+        learning_rate=1e-3,
+        optimizer="adam",
+        contamination="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_gmm = n_gmm
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.latent_dim = latent_dim
+        self.activation = activation
+        self.gmm_hidden_size = gmm_hidden_size
+        self.dropout = dropout
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.gmm_density_net = gmm_density_net
+        self.w_energy = w_energy
+        self.w_cov_diag = w_cov_diag
+        self.cov_jitter = cov_jitter
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.contamination = contamination
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_model(self, X):
+        encoder, decoder = self._autoencoder_nets(X.shape[1])
+        density = self._density_net(X.shape[1])
+        return AEGMM(encoder, decoder, density, self.n_gmm, dtype=_DTYPE)
+
+    def _loss(self, x, outputs):
+        x_recon, z, gamma = outputs
+        return loss_aegmm(x, x_recon, z, gamma, self.w_energy, self.w_cov_diag, self.cov_jitter)
+
+    def _gmm_pass(self, x):
+        _, z, gamma = self.model_(x, training=False)
+        return z, gamma
+
+    def _outlier_score(self, x):
+        _, z, _ = self.model_(x, training=False)
+        return self._energy(z)

@@ -1,0 +1,454 @@
+"""Plumbing shared by every detector: validation, seeding, the compiled
+training and scoring steps, contamination/offset and persistence.
+
+A detector subclass says only what its network is (``_build_model``), what
+its loss is (``_loss``), what it learns after training (``_fit_extra``) and
+how a batch is scored (``_outlier_score``, larger = more abnormal).
+"""
+
+import contextlib
+import numbers
+import random
+import sys
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._tensorflow import import_tensorflow
+
+tf = import_tensorflow()
+import keras  # noqa: E402
+
+from .models.factory import dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
+from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_statistics  # noqa: E402
+from .models.losses import Elbo, elbo  # noqa: E402
+
+_DTYPE = "float64"
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss or non-finite fitted parameters."""
+
+
+def _check_net(net, name):
+    """A user network is a Keras model (cloned at fit) or a builder callable."""
+    if net is None or isinstance(net, keras.Model) or callable(net):
+        return
+    raise TypeError(f"{name} must be a keras.Model, a callable returning one, or None.")
+
+
+def _instantiate_net(net, *args):
+    """Fresh copy of a user network: clone a model, or call a builder."""
+    if isinstance(net, keras.Model):
+        return keras.models.clone_model(net)
+    return net(*args)
+
+
+@contextlib.contextmanager
+def _seeded(random_state):
+    """Seed Python, NumPy, TensorFlow and Keras for a fit, then restore the
+    Python and NumPy global generators so the user's streams are untouched.
+
+    Yields a ``numpy.random.RandomState`` for the fit's own draws.
+    """
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    py_state, np_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield np.random.RandomState(seed)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def _diverged_message(what):
+    return (
+        f"Training diverged: {what}. Scale the input (for example with "
+        "StandardScaler), lower learning_rate, use a larger batch_size, or "
+        "for the GMM detectors raise cov_jitter."
+    )
+
+
+class BaseDeepDetector(BaseEstimator):
+    """Base class of the deep outlier detectors. Do not use it directly.
+
+    Semantics follow :class:`~sklearn.ensemble.IsolationForest`:
+    ``score_samples`` is higher for more normal rows, ``decision_function``
+    is ``score_samples - offset_`` (negative for outliers) and ``predict``
+    returns +1 for inliers and -1 for outliers.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", None],
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "activation": [str, callable],
+        "encoder_net": [keras.Model, callable, None],
+        "decoder_net": [keras.Model, callable, None],
+        "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), keras.optimizers.Optimizer],
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, 0.5, closed="right"),
+        ],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Train the network on ``X`` and fix the decision threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows; outliers among them are allowed (their labels are
+            never used). Scale the features first (e.g. ``StandardScaler``).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        self._check_nets()
+        with _seeded(self.random_state) as rng:
+            self.model_ = self._build_model(X)
+            self.loss_curve_ = self._train(X, rng)
+            self._fit_extra(X, rng)
+        self._compile_scorer()
+        scores = self._score_samples(X)
+        if not np.all(np.isfinite(scores)):
+            raise TrainingDivergedError(_diverged_message("training rows got non-finite scores"))
+        self.offset_ = self._offset(scores)
+        return self
+
+    def _check_nets(self):
+        for name in ("encoder_net", "decoder_net", "gmm_density_net"):
+            if hasattr(self, name):
+                _check_net(getattr(self, name), name)
+        if self.hidden_layer_sizes is not None:
+            sizes = np.asarray(self.hidden_layer_sizes)
+            if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
+                raise ValueError(
+                    "hidden_layer_sizes must be a sequence of positive integers; "
+                    f"got {self.hidden_layer_sizes!r}."
+                )
+
+    def _offset(self, scores):
+        """Offset on the training scores.
+
+        A float ``contamination`` takes that percentile of the training
+        scores (as IsolationForest). ``'auto'`` uses Tukey's fence,
+        ``Q1 - 1.5 * IQR`` of the training scores: no outlier share is
+        assumed, and rows far in the low tail are flagged.
+        """
+        if self.contamination == "auto":
+            q1, q3 = np.percentile(scores, [25.0, 75.0])
+            return float(q1 - 1.5 * (q3 - q1))
+        return float(np.percentile(scores, 100.0 * self.contamination))
+
+    @property
+    def threshold_(self):
+        """Decision threshold in the model's own units (energy or error).
+
+        Rows whose outlier score (``-score_samples``) exceeds it are
+        predicted as outliers; equals ``-offset_``.
+        """
+        check_is_fitted(self, "offset_")
+        return -self.offset_
+
+    # ----------------------------------------------------------- networks
+    def _resolved_hidden_sizes(self, n_features):
+        """Encoder widths; default ``(h, h // 2)``, ``h = clip(2 n_features, 16, 128)``.
+
+        Twice the input width gives a tiny table room to mix its features;
+        the cap keeps wide tables cheap. The decoder mirrors the encoder.
+        """
+        if self.hidden_layer_sizes is not None:
+            return tuple(int(w) for w in self.hidden_layer_sizes)
+        width = min(128, max(16, 2 * n_features))
+        return (width, width // 2)
+
+    def _resolved_latent_dim(self, n_features):
+        return self.latent_dim if self.latent_dim is not None else self._default_latent_dim(n_features)
+
+    def _default_latent_dim(self, n_features):
+        """``ceil(sqrt(n_features))``: a bottleneck that grows slowly with the
+        width, so the network cannot learn the identity map."""
+        return max(1, int(np.ceil(np.sqrt(n_features))))
+
+    def _autoencoder_nets(self, n_features, variational=False):
+        """Encoder and decoder: the user's (fresh copies) or the default stacks.
+
+        Builder callables are called as ``encoder_net(n_features, latent_dim)``
+        and ``decoder_net(latent_dim, n_features)``. A variational encoder
+        ends at its last hidden layer; the mean and log-variance heads follow.
+        """
+        hidden = self._resolved_hidden_sizes(n_features)
+        latent_dim = self._resolved_latent_dim(n_features)
+        if self.encoder_net is not None:
+            encoder = _instantiate_net(self.encoder_net, n_features, latent_dim)
+        else:
+            encoder_out = None if variational else latent_dim
+            encoder = dense_encoder(n_features, hidden, encoder_out, self.activation, _DTYPE)
+        if self.decoder_net is not None:
+            decoder = _instantiate_net(self.decoder_net, latent_dim, n_features)
+        else:
+            decoder = dense_decoder(latent_dim, hidden, n_features, self.activation, dtype=_DTYPE)
+        return encoder, decoder
+
+    def _make_optimizer(self):
+        if isinstance(self.optimizer, keras.optimizers.Optimizer):
+            return self.optimizer.__class__.from_config(self.optimizer.get_config())
+        return _OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
+
+    # ------------------------------------------------------------ training
+    def _train(self, X, rng):
+        """Mini-batch training, one compiled step per batch.
+
+        Each epoch shuffles the rows and splits them into
+        ``round(n_samples / batch_size)`` nearly equal batches, so every row
+        is used and no batch is tiny (the GMM statistics need rows).
+        """
+        model = self.model_
+        model(tf.constant(X[:2]))
+        optimizer = self._make_optimizer()
+        optimizer.build(model.trainable_variables)
+        spec = tf.TensorSpec([None, X.shape[1]], tf.float64)
+
+        @tf.function(input_signature=[spec])
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                outputs = model(x, training=True)
+                loss = tf.cast(self._loss(x, outputs), tf.float64)
+                if model.losses:
+                    loss += tf.cast(tf.add_n(model.losses), tf.float64)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        n_batches = max(1, round(X.shape[0] / self.batch_size))
+        curve = []
+        for epoch in range(self.epochs):
+            order = rng.permutation(X.shape[0])
+            try:
+                losses = [train_step(X[idx]) for idx in np.array_split(order, n_batches)]
+            except tf.errors.InvalidArgumentError as exc:
+                raise TrainingDivergedError(
+                    _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
+                ) from exc
+            epoch_loss = float(np.mean([loss.numpy() for loss in losses]))
+            if not np.isfinite(epoch_loss):
+                raise TrainingDivergedError(
+                    _diverged_message(f"the loss became {epoch_loss} at epoch {epoch + 1}")
+                )
+            curve.append(epoch_loss)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}", file=sys.stdout)
+        return curve
+
+    def _fit_extra(self, X, rng):
+        """Learn what scoring needs besides the weights (GMM, noise)."""
+
+    # ------------------------------------------------------------- scoring
+    def _compile_scorer(self):
+        spec = tf.TensorSpec([None, self.n_features_in_], tf.float64)
+        self._scorer = tf.function(self._outlier_score, input_signature=[spec])
+
+    def _batches(self, n_samples):
+        """Row batches bounded by scikit-learn's ``working_memory``."""
+        row_bytes = 8 * self._scoring_row_width()
+        chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_samples)
+        return gen_batches(n_samples, max(1, chunk))
+
+    def _scoring_row_width(self):
+        """Floats held per row while scoring (a generous estimate)."""
+        hidden = self._resolved_hidden_sizes(self.n_features_in_)
+        return 4 * (2 * self.n_features_in_ + 2 * sum(hidden)) * self._n_score_samples()
+
+    def _n_score_samples(self):
+        return 1
+
+    def _map_batches(self, fn, X):
+        out = [np.asarray(fn(tf.constant(X[sl]))) for sl in self._batches(X.shape[0])]
+        return np.concatenate(out).astype(np.float64, copy=False)
+
+    def _score_samples(self, X):
+        return -self._map_batches(self._scorer, X)
+
+    def score_samples(self, X):
+        """Normality score of each row (higher = more normal).
+
+        The opposite of the model's outlier score (reconstruction error or
+        GMM sample energy), so it is comparable with IsolationForest's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._score_samples(X)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,), int
+        """
+        decision = self.decision_function(X)
+        is_inlier = np.ones(decision.shape[0], dtype=int)
+        is_inlier[decision < 0] = -1
+        return is_inlier
+
+    # --------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_scorer", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "model_"):
+            self._compile_scorer()
+
+
+class VariationalMixin:
+    """Reconstruction loss and fixed scoring noise of the VAE detectors.
+
+    alibi-detect draws fresh noise at every call, so its VAE scores are
+    random. Here ``samples`` noise vectors are drawn once at fit
+    (``noise_``) and every row is scored with the same ones: the score is a
+    deterministic function of the row, whatever else is in the batch.
+    """
+
+    def _fit_elbo(self, X):
+        """Fix the ELBO covariance (``cov_elbo``) from the training data."""
+        self._elbo = None if self.cov_elbo == "mse" else Elbo(self.cov_elbo, X)
+
+    def _reconstruction_loss(self, x, x_recon):
+        if self._elbo is None:
+            return tf.reduce_mean(tf.square(x - x_recon))
+        return elbo(x, x_recon, **self._elbo.kwargs)
+
+    def _draw_noise(self, rng):
+        latent_dim = self._resolved_latent_dim(self.n_features_in_)
+        self.noise_ = rng.standard_normal((self.samples, latent_dim))
+
+    def _n_score_samples(self):
+        return self.samples
+
+    def _noisy_pass(self, x):
+        """Model outputs for ``samples`` copies of ``x``, stacked copy-major."""
+        n = tf.shape(x)[0]
+        x_rep = tf.tile(x, [self.samples, 1])
+        eps = tf.repeat(tf.constant(self.noise_, tf.float64), n, axis=0)
+        return n, x_rep, self.model_(x_rep, epsilon=eps)
+
+    @staticmethod
+    def _mean_over_samples(values, n):
+        return tf.reduce_mean(tf.reshape(values, [-1, n]), axis=0)
+
+
+class BaseGMMDetector(BaseDeepDetector):
+    """Shared part of the AEGMM and VAEGMM detectors.
+
+    After training, the mixture parameters are estimated once over the whole
+    training set in batches (sufficient statistics accumulated in float64),
+    with dropout off, and then fixed: the outlier score of a row is its
+    sample energy under them.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDeepDetector._parameter_constraints,
+        "n_gmm": [Interval(numbers.Integral, 1, None, closed="left")],
+        "gmm_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "gmm_density_net": [keras.Model, callable, None],
+        "w_energy": [Interval(numbers.Real, 0, None, closed="left")],
+        "w_cov_diag": [Interval(numbers.Real, 0, None, closed="left")],
+        "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def _density_net(self, n_features):
+        input_dim = self._resolved_latent_dim(n_features) + 2
+        if self.gmm_density_net is not None:
+            return _instantiate_net(self.gmm_density_net, input_dim, self.n_gmm)
+        return gmm_density_net(
+            input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, _DTYPE
+        )
+
+    def _gmm_pass(self, x):
+        """``(z, gamma, n_copies)`` of a batch in inference mode."""
+        raise NotImplementedError
+
+    def _fit_extra(self, X, rng):
+        spec = tf.TensorSpec([None, X.shape[1]], tf.float64)
+
+        @tf.function(input_signature=[spec])
+        def statistics(x):
+            z, gamma = self._gmm_pass(x)
+            return gmm_sufficient_statistics(z, gamma)
+
+        totals = None
+        for sl in self._batches(X.shape[0]):
+            stats = [t.numpy() for t in statistics(tf.constant(X[sl]))]
+            totals = stats if totals is None else [a + b for a, b in zip(totals, stats)]
+        try:
+            params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
+        except tf.errors.InvalidArgumentError as exc:
+            raise TrainingDivergedError(
+                _diverged_message("the fitted GMM covariance is not positive definite")
+            ) from exc
+        params = [np.asarray(p, dtype=np.float64) for p in params]
+        if not all(np.all(np.isfinite(p)) for p in params):
+            raise TrainingDivergedError(_diverged_message("the fitted GMM parameters are not finite"))
+        self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_ = params
+
+    def _energy(self, z):
+        return gmm_energy(
+            z,
+            *(tf.constant(p) for p in (self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_)),
+        )
+
+    def _scoring_row_width(self):
+        return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (
+            self._resolved_latent_dim(self.n_features_in_) + 2
+        )

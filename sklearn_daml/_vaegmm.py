@@ -1,0 +1,179 @@
+"""Variational autoencoder + Gaussian mixture outlier detector."""
+
+import numbers
+
+from sklearn.base import OutlierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import _DTYPE, BaseGMMDetector, VariationalMixin
+from .models.autoencoder import VAEGMM
+from .models.losses import gmm_loss_terms
+
+
+class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
+    """Variational autoencoder + Gaussian mixture outlier detector (VAEGMM).
+
+    DAGMM with a VAE in place of the autoencoder (as alibi-detect's
+    ``OutlierVAEGMM``): the loss is ``w_recon`` times the ELBO reconstruction
+    term plus ``w_energy`` times the mean sample energy, the covariance
+    penalty and ``beta`` times the KL term. After training the mixture
+    parameters are estimated over the training set and fixed; the outlier
+    score of a row is its sample energy averaged over ``samples`` latent
+    draws whose noise is fixed at fit (so the score is a deterministic
+    function of the row). ``score_samples`` returns its negative.
+
+    Parameters
+    ----------
+    n_gmm : int, default=2
+        Number of mixture components.
+    hidden_layer_sizes : array-like of int, default=None
+        Encoder widths (the mean and log-variance heads follow); the decoder
+        mirrors them. ``None`` resolves at fit to ``(h, h // 2)`` with
+        ``h = clip(2 * n_features, 16, 128)``.
+    latent_dim : int, default=2
+        Latent dimension; the GMM sees ``latent_dim + 2`` dimensions
+        (alibi-detect's example uses 2).
+    activation : str or callable, default="tanh"
+        Activation of the hidden layers of all networks.
+    gmm_hidden_size : int, default=10
+        Width of the estimation network's hidden layer.
+    dropout : float, default=0.5
+        Dropout rate of the estimation network during training.
+    encoder_net, decoder_net, gmm_density_net : keras.Model or callable, default=None
+        Custom networks, as in :class:`AEGMMOutlierDetector`.
+    w_recon : float, default=1e-7
+        Weight of the ELBO term (alibi-detect's default; the ELBO with
+        ``cov_elbo=0.05`` is large, so this keeps the terms balanced).
+    w_energy : float, default=0.1
+        Weight of the mean sample energy.
+    w_cov_diag : float, default=0.005
+        Weight of the covariance penalty.
+    cov_jitter : float, default=1e-6
+        Cholesky jitter of the covariances.
+    beta : float, default=1.0
+        Weight of the KL term.
+    cov_elbo : float, "cov_full", "cov_diag" or "mse", default=0.05
+        Covariance of the ELBO term, as in :class:`VAEOutlierDetector`.
+    samples : int, default=10
+        Latent draws averaged per row when scoring.
+    epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=256
+        Rows per training step.
+    learning_rate, optimizer, contamination, random_state, verbose
+        As in :class:`AEOutlierDetector`.
+
+    Attributes
+    ----------
+    model_ : VAEGMM
+        The trained Keras model.
+    noise_ : ndarray of shape (samples, latent_dim)
+        Standard normal draws used for every scored row.
+    phi_, mu_, cov_, L_, log_det_cov_ : ndarray
+        Fitted mixture parameters, as in :class:`AEGMMOutlierDetector`.
+    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+        As in :class:`AEGMMOutlierDetector`.
+
+    See Also
+    --------
+    AEGMMOutlierDetector : Deterministic autoencoder version (DAGMM).
+    VAEOutlierDetector : Reconstruction error of a VAE alone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml import VAEGMMOutlierDetector
+    >>> X = np.random.RandomState(0).normal(size=(300, 4))
+    >>> det = VAEGMMOutlierDetector(epochs=5, random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [9.0, -9.0, 9.0, -9.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseGMMDetector._parameter_constraints,
+        "w_recon": [Interval(numbers.Real, 0, None, closed="left")],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "cov_elbo": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"cov_full", "cov_diag", "mse"}),
+        ],
+        "samples": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_gmm=2,
+        hidden_layer_sizes=None,
+        latent_dim=2,
+        activation="tanh",
+        gmm_hidden_size=10,
+        dropout=0.5,
+        encoder_net=None,
+        decoder_net=None,
+        gmm_density_net=None,
+        w_recon=1e-7,
+        w_energy=0.1,
+        w_cov_diag=0.005,
+        cov_jitter=1e-6,
+        beta=1.0,
+        cov_elbo=0.05,
+        samples=10,
+        epochs=100,
+        batch_size=256,
+        learning_rate=1e-3,
+        optimizer="adam",
+        contamination="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_gmm = n_gmm
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.latent_dim = latent_dim
+        self.activation = activation
+        self.gmm_hidden_size = gmm_hidden_size
+        self.dropout = dropout
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.gmm_density_net = gmm_density_net
+        self.w_recon = w_recon
+        self.w_energy = w_energy
+        self.w_cov_diag = w_cov_diag
+        self.cov_jitter = cov_jitter
+        self.beta = beta
+        self.cov_elbo = cov_elbo
+        self.samples = samples
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.contamination = contamination
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_model(self, X):
+        self._fit_elbo(X)
+        encoder, decoder = self._autoencoder_nets(X.shape[1], variational=True)
+        density = self._density_net(X.shape[1])
+        latent_dim = self._resolved_latent_dim(X.shape[1])
+        return VAEGMM(
+            encoder, decoder, density, self.n_gmm, latent_dim, beta=self.beta, dtype=_DTYPE
+        )
+
+    def _loss(self, x, outputs):
+        x_recon, z, gamma = outputs
+        energy, penalty = gmm_loss_terms(z, gamma, self.cov_jitter)
+        recon = self._reconstruction_loss(x, x_recon)
+        return self.w_recon * recon + self.w_energy * energy + self.w_cov_diag * penalty
+
+    def _fit_extra(self, X, rng):
+        self._draw_noise(rng)
+        super()._fit_extra(X, rng)
+
+    def _gmm_pass(self, x):
+        _, _, (_, z, gamma) = self._noisy_pass(x)
+        return z, gamma
+
+    def _outlier_score(self, x):
+        n, _, (_, z, _) = self._noisy_pass(x)
+        return self._mean_over_samples(self._energy(z), n)

@@ -1,0 +1,43 @@
+"""Keras 3 models, losses and GMM maths of sklearn-daml (public API)."""
+
+from .._tensorflow import import_tensorflow
+
+import_tensorflow()
+
+from .autoencoder import AE, AEGMM, VAE, VAEGMM, Decoder, EncoderAE, EncoderVAE, Sampling  # noqa: E402
+from .factory import create_model, dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
+from .features import eucl_cosim_features  # noqa: E402
+from .gmm import (  # noqa: E402
+    gmm_cov_penalty,
+    gmm_energy,
+    gmm_params,
+    gmm_params_from_statistics,
+    gmm_sufficient_statistics,
+)
+from .losses import Elbo, LossGMM, elbo, loss_aegmm, loss_vaegmm  # noqa: E402
+
+__all__ = [
+    "AE",
+    "AEGMM",
+    "VAE",
+    "VAEGMM",
+    "Decoder",
+    "EncoderAE",
+    "EncoderVAE",
+    "Sampling",
+    "create_model",
+    "dense_decoder",
+    "dense_encoder",
+    "gmm_density_net",
+    "eucl_cosim_features",
+    "gmm_cov_penalty",
+    "gmm_energy",
+    "gmm_params",
+    "gmm_params_from_statistics",
+    "gmm_sufficient_statistics",
+    "Elbo",
+    "LossGMM",
+    "elbo",
+    "loss_aegmm",
+    "loss_vaegmm",
+]

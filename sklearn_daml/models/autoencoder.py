@@ -1,0 +1,338 @@
+"""Keras 3 autoencoder family: AE, VAE, AEGMM and VAEGMM.
+
+Names and signatures follow DAML and alibi-detect. Every class is registered
+and has a ``get_config`` returning its constructor arguments, so models save
+to ``.keras`` files and pickle. Outputs of user networks are cast to the
+input's dtype, so a float32 network can sit inside a float64 model.
+"""
+
+import keras
+from keras import layers, ops
+
+from .features import eucl_cosim_features
+
+__all__ = ["EncoderAE", "EncoderVAE", "Decoder", "Sampling", "AE", "VAE", "AEGMM", "VAEGMM"]
+
+_serializable = keras.saving.register_keras_serializable(package="sklearn_daml")
+_serialize = keras.saving.serialize_keras_object
+_deserialize = keras.saving.deserialize_keras_object
+
+
+def _flatten(t):
+    return ops.reshape(t, (ops.shape(t)[0], -1))
+
+
+def _kl_divergence(z_mean, z_log_var):
+    """``-0.5 * mean(1 + log var - mean**2 - var)`` over batch and latent dims."""
+    return -0.5 * ops.mean(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+
+
+class _NetsMixin:
+    """get_config/from_config for models whose arguments include Keras nets."""
+
+    _net_args = ()
+    _fn_args = ()
+
+    def get_config(self):
+        config = super().get_config()
+        for name in self._net_args + self._fn_args:
+            config[name] = _serialize(getattr(self, name))
+        config.update(self._plain_config())
+        return config
+
+    def _plain_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls._net_args + cls._fn_args:
+            config[name] = _deserialize(config[name])
+        return cls(**config)
+
+
+@_serializable
+class EncoderAE(_NetsMixin, layers.Layer):
+    """Encoder of an autoencoder: applies ``encoder_net``.
+
+    Parameters
+    ----------
+    encoder_net : keras.Model
+        Network mapping an input batch to its encoding.
+    """
+
+    _net_args = ("encoder_net",)
+
+    def __init__(self, encoder_net, name="encoder_ae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+
+    def call(self, x):
+        return ops.cast(self.encoder_net(x), x.dtype)
+
+
+@_serializable
+class Sampling(layers.Layer):
+    """Reparametrization trick: ``z = mean + exp(log_var / 2) * epsilon``.
+
+    ``epsilon`` is standard normal noise from the layer's own seed generator,
+    unless given to ``call`` (which makes ``z`` a deterministic function of
+    its inputs, as scoring needs).
+
+    Parameters
+    ----------
+    seed : int, default=None
+        Seed of the noise.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, epsilon=None):
+        z_mean, z_log_var = inputs
+        if epsilon is None:
+            epsilon = keras.random.normal(
+                ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
+            )
+        return z_mean + ops.exp(0.5 * z_log_var) * ops.cast(epsilon, z_mean.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@_serializable
+class EncoderVAE(_NetsMixin, layers.Layer):
+    """Encoder of a VAE: ``encoder_net`` then dense mean and log-variance heads.
+
+    Parameters
+    ----------
+    encoder_net : keras.Model
+        Network mapping an input batch to hidden features.
+    latent_dim : int
+        Dimensionality of the latent space.
+
+    Returns from ``call``: ``(z_mean, z_log_var, z)``.
+    """
+
+    _net_args = ("encoder_net",)
+
+    def __init__(self, encoder_net, latent_dim, name="encoder_vae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+        self.latent_dim = latent_dim
+        self.fc_mean = layers.Dense(latent_dim, dtype=self.dtype_policy, name="z_mean")
+        self.fc_log_var = layers.Dense(latent_dim, dtype=self.dtype_policy, name="z_log_var")
+        self.sampling = Sampling(dtype=self.dtype_policy, name="sampling")
+
+    def call(self, x, epsilon=None):
+        h = _flatten(ops.cast(self.encoder_net(x), x.dtype))
+        z_mean = self.fc_mean(h)
+        z_log_var = self.fc_log_var(h)
+        return z_mean, z_log_var, self.sampling((z_mean, z_log_var), epsilon=epsilon)
+
+    def _plain_config(self):
+        return {"latent_dim": self.latent_dim}
+
+
+@_serializable
+class Decoder(_NetsMixin, layers.Layer):
+    """Decoder: applies ``decoder_net`` to a latent batch.
+
+    Parameters
+    ----------
+    decoder_net : keras.Model
+        Network mapping an encoding to a reconstruction.
+    """
+
+    _net_args = ("decoder_net",)
+
+    def __init__(self, decoder_net, name="decoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.decoder_net = decoder_net
+
+    def call(self, z):
+        return ops.cast(self.decoder_net(z), z.dtype)
+
+
+@_serializable
+class AE(_NetsMixin, keras.Model):
+    """Autoencoder: ``decoder_net(encoder_net(x))``.
+
+    Parameters
+    ----------
+    encoder_net, decoder_net : keras.Model
+        Encoder and decoder networks.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from sklearn_daml.models import AE
+    >>> enc = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> dec = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> AE(enc, dec)(np.zeros((3, 4), dtype="float32")).shape
+    TensorShape([3, 4])
+    """
+
+    _net_args = ("encoder_net", "decoder_net")
+
+    def __init__(self, encoder_net, decoder_net, name="ae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.encoder = EncoderAE(encoder_net, dtype=self.dtype_policy)
+        self.decoder = Decoder(decoder_net, dtype=self.dtype_policy)
+
+    def call(self, x):
+        return ops.cast(self.decoder(self.encoder(x)), x.dtype)
+
+
+@_serializable
+class VAE(_NetsMixin, keras.Model):
+    """Variational autoencoder with the KL term added as a model loss.
+
+    ``call(x)`` returns the reconstruction of a sampled encoding and adds
+    ``beta * KL(q(z|x) || N(0, I))`` (mean over batch and latent dims) to
+    ``self.losses``. Pass ``epsilon`` to ``call`` for a deterministic pass.
+
+    Parameters
+    ----------
+    encoder_net, decoder_net : keras.Model
+        Encoder (to hidden features) and decoder (from ``latent_dim``).
+    latent_dim : int
+        Dimensionality of the latent space.
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE).
+    """
+
+    _net_args = ("encoder_net", "decoder_net")
+
+    def __init__(self, encoder_net, decoder_net, latent_dim, beta=1.0, name="vae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.encoder = EncoderVAE(encoder_net, latent_dim, dtype=self.dtype_policy)
+        self.decoder = Decoder(decoder_net, dtype=self.dtype_policy)
+
+    def call(self, x, epsilon=None):
+        z_mean, z_log_var, z = self.encoder(x, epsilon=epsilon)
+        self.add_loss(self.beta * _kl_divergence(z_mean, z_log_var))
+        return ops.cast(self.decoder(z), x.dtype)
+
+    def _plain_config(self):
+        return {"latent_dim": self.latent_dim, "beta": self.beta}
+
+
+class _GMMModelMixin:
+    def _gmm_outputs(self, x, encoding, x_recon):
+        x_recon = ops.cast(x_recon, x.dtype)
+        features = ops.cast(self.recon_features(x, x_recon), x.dtype)
+        z = ops.concatenate([_flatten(ops.cast(encoding, x.dtype)), features], axis=-1)
+        gamma = ops.cast(self.gmm_density_net(z), x.dtype)
+        return x_recon, z, gamma
+
+
+@_serializable
+class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
+    """Autoencoder plus GMM estimation network (DAGMM).
+
+    ``call(x)`` returns ``(x_recon, z, gamma)``: the reconstruction, the GMM
+    input ``z = [encoding, recon_features(x, x_recon)]`` and the soft
+    memberships from ``gmm_density_net(z)`` (rows sum to one).
+
+    Parameters
+    ----------
+    encoder_net, decoder_net : keras.Model
+        Autoencoder networks.
+    gmm_density_net : keras.Model
+        Estimation network ending in a softmax over ``n_gmm`` components.
+    n_gmm : int
+        Number of mixture components.
+    recon_features : callable, default=eucl_cosim_features
+        ``f(x, x_recon) -> (n_samples, n_recon_features)``; register custom
+        functions with Keras to keep the model serializable.
+    """
+
+    _net_args = ("encoder_net", "decoder_net", "gmm_density_net")
+    _fn_args = ("recon_features",)
+
+    def __init__(
+        self,
+        encoder_net,
+        decoder_net,
+        gmm_density_net,
+        n_gmm,
+        recon_features=eucl_cosim_features,
+        name="aegmm",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.gmm_density_net = gmm_density_net
+        self.n_gmm = n_gmm
+        self.recon_features = recon_features
+
+    def call(self, x, training=None):
+        encoding = self.encoder_net(x, training=training)
+        x_recon = self.decoder_net(encoding, training=training)
+        return self._gmm_outputs(x, encoding, x_recon)
+
+    def _plain_config(self):
+        return {"n_gmm": self.n_gmm}
+
+
+@_serializable
+class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
+    """VAE plus GMM estimation network; the KL term is a model loss.
+
+    ``call(x)`` returns ``(x_recon, z, gamma)`` as :class:`AEGMM`, with the
+    sampled encoding in ``z``. Pass ``epsilon`` for a deterministic pass.
+
+    Parameters
+    ----------
+    encoder_net, decoder_net, gmm_density_net, n_gmm, recon_features
+        As in :class:`AEGMM`; ``encoder_net`` maps to hidden features, which
+        dense heads turn into the latent mean and log-variance.
+    latent_dim : int
+        Dimensionality of the latent space.
+    beta : float, default=1.0
+        Weight of the KL term.
+    """
+
+    _net_args = ("encoder_net", "decoder_net", "gmm_density_net")
+    _fn_args = ("recon_features",)
+
+    def __init__(
+        self,
+        encoder_net,
+        decoder_net,
+        gmm_density_net,
+        n_gmm,
+        latent_dim,
+        recon_features=eucl_cosim_features,
+        beta=1.0,
+        name="vaegmm",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.encoder_net = encoder_net
+        self.decoder_net = decoder_net
+        self.gmm_density_net = gmm_density_net
+        self.n_gmm = n_gmm
+        self.latent_dim = latent_dim
+        self.recon_features = recon_features
+        self.beta = beta
+        self.encoder = EncoderVAE(encoder_net, latent_dim, dtype=self.dtype_policy)
+
+    def call(self, x, training=None, epsilon=None):
+        z_mean, z_log_var, encoding = self.encoder(x, epsilon=epsilon, training=training)
+        self.add_loss(self.beta * _kl_divergence(z_mean, z_log_var))
+        x_recon = self.decoder_net(encoding, training=training)
+        return self._gmm_outputs(x, encoding, x_recon)
+
+    def _plain_config(self):
+        return {"n_gmm": self.n_gmm, "latent_dim": self.latent_dim, "beta": self.beta}

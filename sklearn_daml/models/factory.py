@@ -1,0 +1,164 @@
+"""Default networks and ``create_model`` (as in DAML).
+
+Tables (1-D input shape) get dense encoder/decoder stacks; images (3-D input
+shape, height x width x channels) get a convolutional encoder with stride-2
+convolutions and a transposed-convolution decoder.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from .autoencoder import AE, AEGMM, VAE, VAEGMM
+
+__all__ = ["create_model", "dense_encoder", "dense_decoder", "gmm_density_net"]
+
+
+def dense_encoder(input_dim, hidden_layer_sizes, output_dim, activation="tanh", dtype=None):
+    """Dense stack ``input_dim -> hidden... -> output_dim`` (linear output).
+
+    With ``output_dim=None`` the stack ends at the last hidden layer (a VAE
+    encoder, whose mean and log-variance heads follow).
+    """
+    stack = [keras.Input((input_dim,), dtype=dtype)]
+    stack += [layers.Dense(w, activation=activation, dtype=dtype) for w in hidden_layer_sizes]
+    if output_dim is not None:
+        stack.append(layers.Dense(output_dim, dtype=dtype))
+    return keras.Sequential(stack, name="encoder_net")
+
+
+def dense_decoder(
+    latent_dim, hidden_layer_sizes, output_dim, activation="tanh", output_activation=None, dtype=None
+):
+    """Dense stack ``latent_dim -> hidden... -> output_dim``.
+
+    ``hidden_layer_sizes`` are given in encoder order; the decoder mirrors
+    them. The output is unbounded unless ``output_activation`` says otherwise.
+    """
+    stack = [keras.Input((latent_dim,), dtype=dtype)]
+    stack += [
+        layers.Dense(w, activation=activation, dtype=dtype) for w in reversed(hidden_layer_sizes)
+    ]
+    stack.append(layers.Dense(output_dim, activation=output_activation, dtype=dtype))
+    return keras.Sequential(stack, name="decoder_net")
+
+
+def gmm_density_net(input_dim, hidden_size, n_gmm, activation="tanh", dropout=0.5, dtype=None):
+    """Estimation network ``input_dim -> hidden_size -> dropout -> softmax(n_gmm)``."""
+    stack = [
+        keras.Input((input_dim,), dtype=dtype),
+        layers.Dense(hidden_size, activation=activation, dtype=dtype),
+    ]
+    if dropout > 0:
+        stack.append(layers.Dropout(dropout, dtype=dtype))
+    stack.append(layers.Dense(n_gmm, activation="softmax", dtype=dtype))
+    return keras.Sequential(stack, name="gmm_density_net")
+
+
+def _conv_encoder(input_shape, output_dim):
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(64, 4, strides=2, padding="same", activation="relu"),
+            layers.Conv2D(128, 4, strides=2, padding="same", activation="relu"),
+            layers.Conv2D(512, 4, strides=2, padding="same", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(output_dim),
+        ],
+        name="encoder_net",
+    )
+
+
+def _conv_decoder(latent_dim, output_shape):
+    height, width, channels = output_shape
+    h0, w0 = max(1, math.ceil(height / 4)), max(1, math.ceil(width / 4))
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(h0 * w0 * 128, activation="relu"),
+            layers.Reshape((h0, w0, 128)),
+            layers.Conv2DTranspose(256, 4, strides=2, padding="same", activation="relu"),
+            layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu"),
+            layers.Conv2DTranspose(channels, 4, padding="same"),
+            layers.Cropping2D(((0, 4 * h0 - height), (0, 4 * w0 - width))),
+        ],
+        name="decoder_net",
+    )
+
+
+def default_encoding_dim(input_shape):
+    """DAML's rule: ``2 ** floor(0.8 * bit_length(prod(input_shape)))``."""
+    return 2 ** int(0.8 * math.prod(input_shape).bit_length())
+
+
+def create_model(model_type, input_shape, encoding_dim=None, n_gmm=None, gmm_latent_dim=None):
+    """Build a default model of the autoencoder family for an input shape.
+
+    Parameters
+    ----------
+    model_type : {"AE", "VAE", "AEGMM", "VAEGMM"}
+        Which model.
+    input_shape : tuple of int
+        Shape of one row: ``(n_features,)`` for a table (dense networks) or
+        ``(height, width, channels)`` for images (convolutional networks).
+    encoding_dim : int, default=None
+        Encoding size of AE/VAE; by default
+        ``2 ** floor(0.8 * bit_length(prod(input_shape)))`` as in DAML.
+    n_gmm : int, default=None
+        Mixture components of AEGMM/VAEGMM (default 2).
+    gmm_latent_dim : int, default=None
+        Encoding size of AEGMM/VAEGMM (default 1); the GMM sees it plus the
+        two reconstruction features.
+
+    Returns
+    -------
+    model : keras.Model
+
+    Examples
+    --------
+    >>> from sklearn_daml.models import create_model
+    >>> model = create_model("AEGMM", (10,))
+    >>> model.n_gmm
+    2
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    if model_type not in ("AE", "VAE", "AEGMM", "VAEGMM"):
+        raise ValueError(
+            f"model_type must be one of 'AE', 'VAE', 'AEGMM', 'VAEGMM'; got {model_type!r}."
+        )
+    if len(input_shape) not in (1, 3):
+        raise ValueError(
+            "input_shape must be (n_features,) or (height, width, channels); "
+            f"got {input_shape!r}."
+        )
+    gmm = model_type.endswith("GMM")
+    if gmm:
+        latent_dim = gmm_latent_dim or 1
+        n_gmm = n_gmm or 2
+    else:
+        latent_dim = encoding_dim or default_encoding_dim(input_shape)
+    variational = model_type.startswith("VAE")
+    n_features = math.prod(input_shape)
+    if len(input_shape) == 1:
+        hidden = _dense_hidden_sizes(n_features)
+        encoder = dense_encoder(n_features, hidden, None if variational else latent_dim)
+        decoder = dense_decoder(latent_dim, hidden, n_features)
+    else:
+        enc_out = 4 * latent_dim if variational else latent_dim
+        encoder = _conv_encoder(input_shape, enc_out)
+        decoder = _conv_decoder(latent_dim, input_shape)
+    if not gmm:
+        if variational:
+            return VAE(encoder, decoder, latent_dim)
+        return AE(encoder, decoder)
+    density = gmm_density_net(latent_dim + 2, 10, n_gmm)
+    if variational:
+        return VAEGMM(encoder, decoder, density, n_gmm, latent_dim)
+    return AEGMM(encoder, decoder, density, n_gmm)
+
+
+def _dense_hidden_sizes(n_features):
+    """Two hidden layers, ``(h, h // 2)`` with ``h = clip(2 n_features, 16, 128)``."""
+    width = min(128, max(16, 2 * n_features))
+    return (width, width // 2)

@@ -1,0 +1,156 @@
+"""Gaussian mixture maths of DAGMM (Zong et al., ICLR 2018).
+
+Soft memberships ``gamma`` (n_samples, n_gmm) from an estimation network turn
+the latent rows ``z`` (n_samples, n_dims) into mixture parameters; the sample
+energy is the negative log-density of a row under that mixture. Every function
+works on any float dtype; the estimators use float64.
+
+The parameters are sums over rows, so they can be accumulated batch by batch
+with :func:`gmm_sufficient_statistics` and finalised once with
+:func:`gmm_params_from_statistics`; :func:`gmm_params` is the one-shot form.
+"""
+
+import math
+
+from keras import ops
+
+__all__ = [
+    "gmm_params",
+    "gmm_energy",
+    "gmm_cov_penalty",
+    "gmm_sufficient_statistics",
+    "gmm_params_from_statistics",
+]
+
+_EPS = 1e-12
+
+
+def gmm_params(z, gamma, cov_jitter=1e-6):
+    """Mixture weights, means and covariances from soft memberships.
+
+    Parameters
+    ----------
+    z : tensor of shape (n_samples, n_dims)
+        Latent rows (encoding and reconstruction features).
+    gamma : tensor of shape (n_samples, n_gmm)
+        Soft membership of each row in each component; rows sum to one.
+    cov_jitter : float, default=1e-6
+        Added to the diagonal of each covariance before the Cholesky
+        factorisation, so that a collapsed component does not make it fail.
+
+    Returns
+    -------
+    phi : tensor of shape (n_gmm,)
+        Mixture weights, ``sum_i gamma_ik / n``.
+    mu : tensor of shape (n_gmm, n_dims)
+        Component means.
+    cov : tensor of shape (n_gmm, n_dims, n_dims)
+        Component covariances (without the jitter).
+    L : tensor of shape (n_gmm, n_dims, n_dims)
+        Lower Cholesky factors of ``cov + cov_jitter * I``.
+    log_det_cov : tensor of shape (n_gmm,)
+        ``log |cov + cov_jitter * I|``.
+    """
+    n = ops.cast(ops.shape(z)[0], z.dtype)
+    sum_gamma = ops.sum(gamma, axis=0)
+    safe_sum = ops.maximum(sum_gamma, _EPS)
+    phi = sum_gamma / n
+    mu = ops.einsum("nk,nd->kd", gamma, z) / safe_sum[:, None]
+    diff = z[:, None, :] - mu[None, :, :]
+    cov = ops.einsum("nk,nkd,nke->kde", gamma, diff, diff) / safe_sum[:, None, None]
+    L, log_det_cov = _cholesky(cov, cov_jitter)
+    return phi, mu, cov, L, log_det_cov
+
+
+def gmm_sufficient_statistics(z, gamma):
+    """Per-batch sums from which :func:`gmm_params_from_statistics` finishes.
+
+    Parameters
+    ----------
+    z : tensor of shape (n_samples, n_dims)
+    gamma : tensor of shape (n_samples, n_gmm)
+
+    Returns
+    -------
+    n : scalar tensor
+        Number of rows.
+    sum_gamma : tensor of shape (n_gmm,)
+    sum_gamma_z : tensor of shape (n_gmm, n_dims)
+    sum_gamma_zz : tensor of shape (n_gmm, n_dims, n_dims)
+        Sums over rows of ``gamma_ik``, ``gamma_ik z_i`` and
+        ``gamma_ik z_i z_i^T``. Statistics of several batches add up.
+    """
+    n = ops.cast(ops.shape(z)[0], z.dtype)
+    sum_gamma = ops.sum(gamma, axis=0)
+    sum_gamma_z = ops.einsum("nk,nd->kd", gamma, z)
+    sum_gamma_zz = ops.einsum("nk,nd,ne->kde", gamma, z, z)
+    return n, sum_gamma, sum_gamma_z, sum_gamma_zz
+
+
+def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitter=1e-6):
+    """Mixture parameters from accumulated sufficient statistics.
+
+    Same result as :func:`gmm_params` on the concatenated batches (up to
+    rounding: accumulate in float64).
+
+    Returns
+    -------
+    phi, mu, cov, L, log_det_cov
+        As in :func:`gmm_params`.
+    """
+    safe_sum = ops.maximum(sum_gamma, _EPS)
+    phi = sum_gamma / n
+    mu = sum_gamma_z / safe_sum[:, None]
+    second_moment = sum_gamma_zz / safe_sum[:, None, None]
+    cov = second_moment - mu[:, :, None] * mu[:, None, :]
+    cov = 0.5 * (cov + ops.transpose(cov, (0, 2, 1)))
+    L, log_det_cov = _cholesky(cov, cov_jitter)
+    return phi, mu, cov, L, log_det_cov
+
+
+def gmm_energy(z, phi, mu, cov, L, log_det_cov):
+    """Sample energy: negative log-density of each row under the mixture.
+
+    ``E(z) = -log sum_k phi_k N(z; mu_k, cov_k)``, computed stably with a
+    log-sum-exp over components and triangular solves with ``L``.
+
+    Parameters
+    ----------
+    z : tensor of shape (n_samples, n_dims)
+    phi, mu, cov, L, log_det_cov : tensors
+        Mixture parameters as returned by :func:`gmm_params`. ``cov`` is
+        accepted for signature compatibility with alibi-detect; the density
+        uses ``L`` and ``log_det_cov``.
+
+    Returns
+    -------
+    energy : tensor of shape (n_samples,)
+    """
+    del cov
+    n_dims = ops.shape(z)[-1]
+    diff = z[None, :, :] - mu[:, None, :]  # (k, n, d)
+    solved = ops.solve_triangular(L, ops.transpose(diff, (0, 2, 1)), lower=True)
+    mahalanobis = ops.sum(ops.square(solved), axis=1)  # (k, n)
+    log_2pi = ops.cast(n_dims, z.dtype) * math.log(2.0 * math.pi)
+    log_prob = (
+        ops.log(ops.maximum(phi, _EPS))[:, None]
+        - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
+    )
+    return -ops.logsumexp(log_prob, axis=0)
+
+
+def gmm_cov_penalty(cov):
+    """Sum of inverse covariance diagonals, ``sum_k sum_d 1 / cov_k[d, d]``.
+
+    Penalises components that collapse onto a point (DAGMM's ``P(Sigma)``).
+    """
+    diag = ops.diagonal(cov, axis1=-2, axis2=-1)
+    return ops.sum(1.0 / ops.maximum(diag, _EPS))
+
+
+def _cholesky(cov, cov_jitter):
+    n_dims = ops.shape(cov)[-1]
+    eye = ops.eye(n_dims, dtype=cov.dtype)
+    L = ops.cholesky(cov + cov_jitter * eye)
+    log_det_cov = 2.0 * ops.sum(ops.log(ops.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+    return L, log_det_cov
