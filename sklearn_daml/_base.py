@@ -340,7 +340,7 @@ class BaseDeepDetector(BaseEstimator):
 
     # --------------------------------------------------------- persistence
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never mutate self
         state.pop("_scorer", None)
         return state
 

@@ -34,9 +34,16 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8):
     n = ops.shape(x)[0]
     x = ops.reshape(x, (n, -1))
     y = ops.reshape(y, (n, -1))
-    norm_x = ops.norm(x, axis=-1)
-    norm_y = ops.norm(y, axis=-1)
-    eucl = ops.norm(x - y, axis=-1) / (ops.minimum(norm_x, norm_y) + eps)
+    norm_x = _safe_norm(x)
+    norm_y = _safe_norm(y)
+    eucl = _safe_norm(x - y) / (ops.minimum(norm_x, norm_y) + eps)
     eucl = ops.clip(eucl, 0.0, max_eucl)
     cosim = ops.sum(x * y, axis=-1) / (norm_x * norm_y + eps)
     return ops.stack([eucl, cosim], axis=-1)
+
+
+def _safe_norm(t):
+    """Row norms whose gradient is finite at zero (plain ``norm`` gives NaN)."""
+    squared = ops.sum(ops.square(t), axis=-1)
+    positive = squared > 0
+    return ops.where(positive, ops.sqrt(ops.where(positive, squared, 1.0)), 0.0)
