@@ -1,0 +1,294 @@
+"""Behaviour of the four detectors as scikit-learn estimators."""
+
+import pickle
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import keras
+
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    TrainingDivergedError,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
+
+DETECTORS = [
+    AEOutlierDetector(epochs=10, random_state=0),
+    VAEOutlierDetector(epochs=10, samples=4, random_state=0),
+    AEGMMOutlierDetector(epochs=10, random_state=0),
+    VAEGMMOutlierDetector(epochs=10, samples=4, random_state=0),
+]
+IDS = [type(d).__name__ for d in DETECTORS]
+
+
+def isolation_forest_workflow(detector, X, y):
+    """Written for IsolationForest; must run unchanged with any detector."""
+    detector = clone(detector).set_params(contamination=0.05)
+    detector.fit(X)
+    labels = detector.predict(X)
+    scores = detector.score_samples(X)
+    decision = detector.decision_function(X)
+    assert set(np.unique(labels)) <= {-1, 1}
+    assert labels.dtype.kind == "i"
+    np.testing.assert_allclose(decision, scores - detector.offset_)
+    np.testing.assert_array_equal(labels == -1, decision < 0)
+    np.testing.assert_array_equal(detector.fit_predict(X), labels)
+    assert abs(np.mean(labels == -1) - 0.05) <= 1 / len(X)
+    return roc_auc_score(y, scores)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_drop_in_for_isolation_forest(detector, blobs):
+    X, y = blobs
+    assert isolation_forest_workflow(IsolationForest(random_state=0), X, y) > 0.9
+    assert isolation_forest_workflow(detector, X, y) > 0.9
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_threshold_in_model_units(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).fit(X)
+    assert det.threshold_ == -det.offset_
+    outlier_score = -det.score_samples(X)
+    np.testing.assert_array_equal(det.predict(X) == -1, outlier_score > det.threshold_)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_auto_contamination_is_tukey_fence(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).fit(X)
+    q1, q3 = np.percentile(det.score_samples(X), [25, 75])
+    assert det.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_pickle_and_joblib_round_trip_bit_identical(detector, blobs, tmp_path):
+    X, _ = blobs
+    det = clone(detector).fit(X)
+    expected = det.score_samples(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(det)).score_samples(X), expected)
+    joblib.dump(det, tmp_path / "det.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "det.joblib").score_samples(X), expected)
+
+
+def test_round_trip_in_fresh_process(blobs, tmp_path):
+    X, _ = blobs
+    paths = []
+    for i, detector in enumerate(DETECTORS):
+        det = clone(detector).fit(X)
+        joblib.dump(det, tmp_path / f"det{i}.joblib")
+        np.save(tmp_path / f"expected{i}.npy", det.score_samples(X))
+        paths.append(i)
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import sys, joblib, numpy as np\n"
+        "d = sys.argv[1]\n"
+        "X = np.load(d + '/X.npy')\n"
+        f"for i in {paths!r}:\n"
+        "    det = joblib.load(f'{d}/det{i}.joblib')\n"
+        "    np.testing.assert_array_equal(det.score_samples(X), np.load(f'{d}/expected{i}.npy'))\n"
+        "print('identical')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "identical"
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_same_random_state_bit_identical(detector, blobs):
+    X, _ = blobs
+    a = clone(detector).fit(X).score_samples(X)
+    b = clone(detector).fit(X).score_samples(X)
+    c = clone(detector).set_params(random_state=1).fit(X).score_samples(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_global_random_streams_untouched(detector, blobs):
+    X, _ = blobs
+    np.random.seed(123)
+    expected = np.random.rand()
+    np.random.seed(123)
+    clone(detector).fit(X)
+    assert np.random.rand() == expected
+
+
+@pytest.mark.parametrize("detector", DETECTORS[1::2], ids=IDS[1::2])
+def test_variational_score_is_a_function_of_the_row(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).fit(X)
+    full = det.score_samples(X)
+    perm = np.random.RandomState(1).permutation(len(X))
+    np.testing.assert_allclose(det.score_samples(X[perm]), full[perm], rtol=1e-12)
+    singles = np.array([det.score_samples(X[i : i + 1])[0] for i in range(5)])
+    np.testing.assert_allclose(singles, full[:5], rtol=1e-12)
+    assert det.noise_.shape == (det.samples, det.model_.latent_dim)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_outputs_are_float64(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).fit(X.astype(np.float32))
+    assert det.score_samples(X).dtype == np.float64
+    assert det.decision_function(X).dtype == np.float64
+
+
+BAD_INPUTS = [
+    (np.array([[0.0, np.nan, 1.0, 2.0]] * 5), ValueError, "NaN"),
+    (np.array([[0.0, np.inf, 1.0, 2.0]] * 5), ValueError, "infinity"),
+    (np.array([["a", "b", "c", "d"]] * 5), ValueError, "could not convert"),
+    (sp.csr_matrix(np.ones((5, 4))), TypeError, "[Ss]parse"),
+    (np.ones(5), ValueError, "Expected 2D array"),
+    (np.ones((5, 4, 2)), ValueError, "dim 3"),
+    (np.ones((0, 4)), ValueError, "0 sample"),
+    (np.ones((1, 4)), ValueError, "1 sample"),
+]
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+@pytest.mark.parametrize("X_bad, error, match", BAD_INPUTS)
+def test_bad_input_at_fit(detector, X_bad, error, match):
+    with pytest.raises(error, match=match):
+        clone(detector).fit(X_bad)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_bad_input_at_predict(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).set_params(epochs=1).fit(X)
+    for X_bad, error, match in BAD_INPUTS[:6]:
+        for method in (det.predict, det.score_samples, det.decision_function):
+            with pytest.raises(error, match=match):
+                method(X_bad)
+    with pytest.raises(ValueError, match="3 features, but .* is expecting 4"):
+        det.predict(X[:, :3])
+
+
+def test_invalid_parameters_are_named():
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="contamination"):
+        AEOutlierDetector(contamination=0.7).fit(X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        AEOutlierDetector(hidden_layer_sizes=(8, -2)).fit(X)
+    with pytest.raises(ValueError, match="n_gmm"):
+        AEGMMOutlierDetector(n_gmm=0).fit(X)
+    with pytest.raises(ValueError, match="cov_elbo"):
+        VAEOutlierDetector(cov_elbo="full").fit(X)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_divergence_is_reported_not_nan_scores(detector):
+    # finite input whose squared errors overflow float64: the loss is inf
+    X = np.random.RandomState(0).normal(size=(100, 4)) * 1e160
+    with pytest.raises(TrainingDivergedError, match="Scale the input"):
+        clone(detector).set_params(epochs=2).fit(X)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_verbose_prints_loss_per_epoch(detector, blobs, capsys):
+    X, _ = blobs
+    clone(detector).set_params(epochs=3, verbose=0).fit(X)
+    assert capsys.readouterr().out == ""
+    det = clone(detector).set_params(epochs=3, verbose=1).fit(X)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    np.testing.assert_allclose([float(line.split("loss: ")[1]) for line in lines], det.loss_curve_, rtol=1e-5)
+
+
+def test_training_reduces_the_loss(blobs):
+    X, _ = blobs
+    for detector in DETECTORS:
+        det = clone(detector).set_params(epochs=30).fit(X)
+        assert det.loss_curve_[-1] < det.loss_curve_[0], type(det).__name__
+
+
+def test_feature_names_are_recorded(blobs):
+    pd = pytest.importorskip("pandas")
+    X, _ = blobs
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    det = AEOutlierDetector(epochs=1, random_state=0).fit(frame)
+    np.testing.assert_array_equal(det.feature_names_in_, ["a", "b", "c", "d"])
+    assert det.n_features_in_ == 4
+
+
+def _encoder(n_features, latent_dim):
+    return keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(latent_dim)])
+
+
+def test_user_networks_model_is_cloned_and_callable_is_called(blobs):
+    X, _ = blobs
+    encoder = _encoder(4, 1)
+    decoder = keras.Sequential([keras.Input((1,)), keras.layers.Dense(4)])
+    weights = [w.copy() for w in encoder.get_weights()]
+    det = AEGMMOutlierDetector(
+        encoder_net=encoder, decoder_net=decoder, epochs=3, random_state=0
+    ).fit(X)
+    assert det.model_.encoder_net is not encoder
+    for before, after in zip(weights, encoder.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    det2 = AEOutlierDetector(encoder_net=_encoder, latent_dim=2, epochs=3, random_state=0).fit(X)
+    assert det2.model_.encoder_net.output_shape == (None, 2)
+    assert np.all(np.isfinite(det2.score_samples(X)))
+    assert clone(det2).get_params()["encoder_net"] is _encoder
+
+
+def test_resolved_defaults_depend_on_features():
+    X = np.random.RandomState(0).normal(size=(50, 30))
+    det = AEOutlierDetector(epochs=1, random_state=0).fit(X)
+    widths = [layer.units for layer in det.model_.encoder_net.layers]
+    assert widths == [60, 30, 6]  # h = 2 * 30, h // 2, ceil(sqrt(30))
+    assert det.get_params()["hidden_layer_sizes"] is None
+
+
+def test_hep_vae_configuration_is_plain_arguments(blobs):
+    X, _ = blobs
+    det = VAEOutlierDetector(
+        hidden_layer_sizes=(32, 16, 8),
+        latent_dim=3,
+        activation="leaky_relu",
+        beta=1e-6,
+        cov_elbo="mse",
+        learning_rate=5e-4,
+        epochs=5,
+        random_state=0,
+    ).fit(X)
+    assert det.model_.beta == 1e-6
+    assert det.model_.decoder_net.layers[-1].activation.__name__ == "linear"
+    assert det.model_.encoder_net.layers[0].activation.__name__ == "leaky_relu"
+    assert float(det._make_optimizer().learning_rate) == pytest.approx(5e-4)
+    assert np.all(np.isfinite(det.score_samples(X)))
+
+
+def test_grid_search_in_pipeline_picks_a_model():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(240, 5)), rng.normal(4, 1, size=(24, 5))])
+    y = np.r_[np.ones(240, dtype=int), -np.ones(24, dtype=int)]
+    pipe = make_pipeline(StandardScaler(), AEGMMOutlierDetector(epochs=5, random_state=0))
+    search = GridSearchCV(
+        pipe,
+        param_grid={"aegmmoutlierdetector__n_gmm": [2, 4], "aegmmoutlierdetector__latent_dim": [1, 2]},
+        scoring="roc_auc",
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    )
+    search.fit(X, y)
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_params_ in search.cv_results_["params"]
+    assert search.best_score_ > 0.8
+    assert set(np.unique(search.predict(X))) <= {-1, 1}

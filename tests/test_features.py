@@ -1,0 +1,151 @@
+"""Reconstruction features (relative distance, cosine similarity)."""
+
+import numpy as np
+import pytest
+
+from sklearn_daml.models import eucl_cosim_features
+
+import tensorflow as tf  # noqa: E402  (after sklearn_daml: quiet import)
+
+
+def _reference(x, y, max_eucl=100.0, eps=1e-8):
+    x = x.reshape(len(x), -1)
+    y = y.reshape(len(y), -1)
+    nx = np.linalg.norm(x, axis=1)
+    ny = np.linalg.norm(y, axis=1)
+    eucl = np.clip(np.linalg.norm(x - y, axis=1) / (np.minimum(nx, ny) + eps), 0.0, max_eucl)
+    cosim = np.sum(x * y, axis=1) / (nx * ny + eps)
+    return np.stack([eucl, cosim], axis=1)
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(4, 2, 3))
+    y = x + 0.4 * rng.normal(size=(4, 2, 3))
+    return x, y
+
+
+def test_matches_numpy_on_3d_input(pair):
+    x, y = pair
+    out = np.asarray(eucl_cosim_features(x, y))
+    assert out.shape == (4, 2)
+    np.testing.assert_allclose(out, _reference(x, y), rtol=1e-10)
+    # independent formula on explicitly flattened rows
+    xf, yf = x.reshape(4, 6), y.reshape(4, 6)
+    for i in range(4):
+        rel = np.linalg.norm(xf[i] - yf[i]) / min(np.linalg.norm(xf[i]), np.linalg.norm(yf[i]))
+        cos = xf[i] @ yf[i] / (np.linalg.norm(xf[i]) * np.linalg.norm(yf[i]))
+        np.testing.assert_allclose(out[i], [rel, cos], rtol=1e-7)
+
+
+def test_flattening_equals_2d_input(pair):
+    x, y = pair
+    np.testing.assert_allclose(
+        np.asarray(eucl_cosim_features(x, y)),
+        np.asarray(eucl_cosim_features(x.reshape(4, 6), y.reshape(4, 6))),
+        rtol=1e-14,
+    )
+
+
+def test_cosine_similarity_has_positive_sign():
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    y = np.array([[2.0, 4.0, 6.0], [-3.0, 0.0, 0.0], [0.0, 0.0, 5.0]])
+    out = np.asarray(eucl_cosim_features(x, y))
+    np.testing.assert_allclose(out[:, 1], [1.0, -1.0, 0.0], atol=1e-7)
+    # parallel, twice as long: ||x - 2x|| / ||x|| = 1
+    np.testing.assert_allclose(out[0, 0], 1.0, rtol=1e-7)
+    # opposite, three times as long: ||x + 3x|| / ||x|| = 4
+    np.testing.assert_allclose(out[1, 0], 4.0, rtol=1e-7)
+
+
+def test_default_clipping_at_100():
+    x = np.array([[1e-3, 0.0], [1.0, 1.0]])
+    y = np.array([[5.0, 0.0], [1.0, 1.0]])
+    out = np.asarray(eucl_cosim_features(x, y))
+    assert out[0, 0] == pytest.approx(100.0)
+    assert out[1, 0] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("max_eucl", [0.5, 2.0, 7.5])
+def test_custom_max_eucl(pair, max_eucl):
+    x, y = pair
+    y = 3.0 * y + 1.0  # relative distances above 0.5 for several rows
+    out = np.asarray(eucl_cosim_features(x, y, max_eucl=max_eucl))
+    np.testing.assert_allclose(out, _reference(x, y, max_eucl=max_eucl), rtol=1e-10)
+    assert out[:, 0].max() <= max_eucl
+    unclipped = _reference(x, y, max_eucl=np.inf)[:, 0]
+    if max_eucl == 0.5:
+        assert np.any(unclipped > max_eucl)
+        assert np.any(out[:, 0] == max_eucl)
+
+
+def test_custom_eps():
+    x = np.array([[3.0, 4.0]])
+    y = np.array([[0.0, 0.0]])
+    out = np.asarray(eucl_cosim_features(x, y, eps=0.5, max_eucl=1e9))
+    # distance 5, min norm 0 -> 5 / 0.5 = 10; cosine 0 / (0 + 0.5) = 0
+    np.testing.assert_allclose(out, [[10.0, 0.0]], atol=1e-12)
+
+
+def _grads(x, y):
+    y_var = tf.Variable(y)
+    with tf.GradientTape() as tape:
+        out = eucl_cosim_features(tf.constant(x), y_var)
+        total = tf.reduce_sum(out)
+    grad = tape.gradient(total, y_var)
+    return out.numpy(), grad.numpy()
+
+
+def test_zero_row_gives_finite_values_and_gradients():
+    rng = np.random.RandomState(1)
+    x = rng.normal(size=(3, 4))
+    x[1] = 0.0
+    y = rng.normal(size=(3, 4))
+    out, grad = _grads(x, y)
+    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(grad))
+    assert out[1, 1] == 0.0  # no direction: cosine is 0
+    np.testing.assert_allclose(out, _reference(x, y), rtol=1e-10)
+
+
+def test_zero_rows_in_both_give_finite_values_and_gradients():
+    x = np.zeros((2, 3))
+    y = np.zeros((2, 3))
+    out, grad = _grads(x, y)
+    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(out, 0.0, atol=1e-12)
+
+
+def test_identical_rows_give_finite_values_and_gradients():
+    rng = np.random.RandomState(2)
+    x = rng.normal(size=(3, 2, 2))
+    out, grad = _grads(x, x.copy())
+    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(out[:, 0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], 1.0, rtol=1e-7)
+
+
+def test_gradient_matches_finite_differences(pair):
+    x, y = pair
+    _, grad = _grads(x, y)
+    h = 1e-6
+    numeric = np.zeros_like(y)
+    for idx in np.ndindex(*y.shape):
+        yp, ym = y.copy(), y.copy()
+        yp[idx] += h
+        ym[idx] -= h
+        numeric[idx] = (
+            _reference(x, yp).sum() - _reference(x, ym).sum()
+        ) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_keeps_dtype():
+    x = np.ones((2, 3), dtype=np.float32)
+    out = eucl_cosim_features(x, 2 * x)
+    assert np.asarray(out).dtype == np.float32
+    out64 = eucl_cosim_features(x.astype(np.float64), 2 * x.astype(np.float64))
+    assert np.asarray(out64).dtype == np.float64
