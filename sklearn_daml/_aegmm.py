@@ -85,6 +85,14 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     VAEGMMOutlierDetector : Variational version.
     AEOutlierDetector : Reconstruction error alone.
 
+    Notes
+    -----
+    The relative Euclidean distance ``||x - x_hat|| / min(||x||, ||x_hat||)``
+    of DAGMM assumes rows far from the origin (the paper min-max scales its
+    data). After standardisation the origin is the most typical row, yet rows
+    of near-zero norm get a large relative distance and so a high energy.
+    Keep it in mind when a row at the feature means is flagged.
+
     References
     ----------
     Zong, B., Song, Q., Min, M. R., Cheng, W., Lumezanu, C., Cho, D. and
@@ -97,7 +105,7 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     >>> from sklearn_daml import AEGMMOutlierDetector
     >>> X = np.random.RandomState(0).normal(size=(300, 4))
     >>> det = AEGMMOutlierDetector(epochs=5, random_state=0).fit(X)
-    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [9.0, -9.0, 9.0, -9.0]])
+    >>> det.predict([[1.0, -1.0, 1.0, -1.0], [9.0, -9.0, 9.0, -9.0]])
     array([ 1, -1])
     """
 

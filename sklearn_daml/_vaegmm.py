@@ -85,7 +85,7 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     >>> from sklearn_daml import VAEGMMOutlierDetector
     >>> X = np.random.RandomState(0).normal(size=(300, 4))
     >>> det = VAEGMMOutlierDetector(epochs=5, random_state=0).fit(X)
-    >>> det.predict([[0.0, 0.0, 0.0, 0.0], [9.0, -9.0, 9.0, -9.0]])
+    >>> det.predict([[1.0, -1.0, 1.0, -1.0], [9.0, -9.0, 9.0, -9.0]])
     array([ 1, -1])
     """
 

@@ -109,6 +109,27 @@ def test_zero_row_gives_finite_values_and_gradients():
     np.testing.assert_allclose(out, _reference(x, y), rtol=1e-10)
 
 
+def test_zero_row_in_reconstruction_gives_finite_values_and_gradients():
+    rng = np.random.RandomState(3)
+    x = rng.normal(size=(3, 4))
+    y = rng.normal(size=(3, 4))
+    y[2] = 0.0
+    out, grad = _grads(x, y)
+    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(out, _reference(x, y), rtol=1e-10)
+
+
+def test_gradient_wrt_input_with_zero_row_is_finite():
+    rng = np.random.RandomState(4)
+    x = tf.Variable(np.vstack([np.zeros((1, 4)), rng.normal(size=(2, 4))]))
+    y = tf.constant(rng.normal(size=(3, 4)))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(eucl_cosim_features(x, y))
+    grad = tape.gradient(total, x).numpy()
+    assert np.all(np.isfinite(grad))
+
+
 def test_zero_rows_in_both_give_finite_values_and_gradients():
     x = np.zeros((2, 3))
     y = np.zeros((2, 3))

@@ -97,7 +97,9 @@ def test_params_match_numpy(data):
     np.testing.assert_allclose(cov, ref_cov, rtol=1e-10, atol=1e-14)
     # L is lower triangular and L L^T = cov + jitter I
     np.testing.assert_array_equal(np.triu(L, 1), 0.0)
-    np.testing.assert_allclose(L @ np.transpose(L, (0, 2, 1)), ref_cov + jitter * np.eye(3), rtol=1e-10)
+    np.testing.assert_allclose(
+        L @ np.transpose(L, (0, 2, 1)), ref_cov + jitter * np.eye(3), rtol=1e-10
+    )
     sign, ref_log_det = np.linalg.slogdet(ref_cov + jitter * np.eye(3))
     np.testing.assert_array_equal(sign, 1.0)
     np.testing.assert_allclose(log_det, ref_log_det, rtol=1e-10)
@@ -225,3 +227,16 @@ def test_default_jitter_is_1e_minus_6(data):
     np.testing.assert_allclose(_np(default[4]), _np(explicit[4]), rtol=1e-14)
     zero = gmm_params(z, gamma, cov_jitter=0.0)
     assert not np.allclose(_np(default[4]), _np(zero[4]), rtol=1e-12, atol=0)
+
+
+def test_empty_component_does_not_affect_rows_at_origin():
+    """An empty component (phi=0, mu=0, cov=jitter*I) must carry no mass."""
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(50, 10))
+    z[0] = 0.0
+    gamma = np.zeros((50, 2))
+    gamma[:, 0] = 1.0  # component 1 is empty
+    energy = _np(gmm_energy(z, *gmm_params(z, gamma, cov_jitter=1e-6)))
+    cov = np.cov(z, rowvar=False, bias=True) + 1e-6 * np.eye(10)
+    expected = -multivariate_normal(z.mean(0), cov).logpdf(z)
+    np.testing.assert_allclose(energy, expected, rtol=1e-6)

@@ -124,7 +124,9 @@ def test_elbo_two_covariances_raise(recon, kwargs):
         elbo(y, y_pred, **kwargs)
 
 
-@pytest.mark.parametrize("w_energy, w_cov_diag", [(0.1, 0.005), (1.0, 0.0), (0.0, 1.0), (0.3, 0.02)])
+@pytest.mark.parametrize(
+    "w_energy, w_cov_diag", [(0.1, 0.005), (1.0, 0.0), (0.0, 1.0), (0.3, 0.02)]
+)
 def test_loss_aegmm_components(gmm_batch, w_energy, w_cov_diag):
     x, x_pred, z, gamma = gmm_batch
     energy, penalty = _gmm_terms(z, gamma)

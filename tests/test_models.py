@@ -23,7 +23,10 @@ F64 = "float64"
 
 def _seq(in_dim, out_dim, activation=None, dtype=F64, name=None):
     return keras.Sequential(
-        [keras.Input((in_dim,), dtype=dtype), keras.layers.Dense(out_dim, activation=activation, dtype=dtype)],
+        [
+            keras.Input((in_dim,), dtype=dtype),
+            keras.layers.Dense(out_dim, activation=activation, dtype=dtype),
+        ],
         name=name,
     )
 

@@ -132,10 +132,11 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     solved = ops.solve_triangular(L, ops.transpose(diff, (0, 2, 1)), lower=True)
     mahalanobis = ops.sum(ops.square(solved), axis=1)  # (k, n)
     log_2pi = ops.cast(n_dims, z.dtype) * math.log(2.0 * math.pi)
-    log_prob = (
-        ops.log(ops.maximum(phi, _EPS))[:, None]
-        - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
-    )
+    # an empty component (phi = 0) has no mass: log-weight -inf, not log(eps),
+    # or its degenerate covariance creates a density spike at its mean
+    has_mass = phi > 0
+    log_phi = ops.where(has_mass, ops.log(ops.where(has_mass, phi, 1.0)), -float("inf"))
+    log_prob = log_phi[:, None] - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
     return -ops.logsumexp(log_prob, axis=0)
 
 

@@ -164,7 +164,7 @@ class Elbo:
     >>> loss = Elbo(0.5)
     >>> y = np.zeros((4, 3))
     >>> round(float(loss(y, y + 0.5)), 4)
-    4.4774
+    2.1774
     """
 
     def __init__(self, cov_type=1.0, x=None):

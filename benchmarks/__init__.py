@@ -1,0 +1,1 @@
+"""Benchmarks of sklearn-daml, run by hand: ``python -m benchmarks speed``."""
