@@ -240,6 +240,9 @@ def test_user_networks_model_is_cloned_and_callable_is_called(blobs):
         encoder_net=encoder, decoder_net=decoder, epochs=3, random_state=0
     ).fit(X)
     assert det.model_.encoder_net is not encoder
+    cloned = clone(det)  # GridSearchCV deep-copies the user network
+    assert cloned.encoder_net is not encoder
+    np.testing.assert_array_equal(cloned.fit(X).score_samples(X), det.score_samples(X))
     for before, after in zip(weights, encoder.get_weights()):
         np.testing.assert_array_equal(before, after)
     det2 = AEOutlierDetector(encoder_net=_encoder, latent_dim=2, epochs=3, random_state=0).fit(X)
