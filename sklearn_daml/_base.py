@@ -13,7 +13,7 @@ import random
 import sys
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -39,13 +39,6 @@ _OPTIMIZERS = {
 
 class TrainingDivergedError(FloatingPointError):
     """Training produced a non-finite loss or non-finite fitted parameters."""
-
-
-def _check_net(net, name):
-    """A user network is a Keras model (cloned at fit) or a builder callable."""
-    if net is None or isinstance(net, keras.Model) or callable(net):
-        return
-    raise TypeError(f"{name} must be a keras.Model, a callable returning one, or None.")
 
 
 def _instantiate_net(net, *args):
@@ -120,6 +113,7 @@ class BaseDeepDetector(BaseEstimator):
     }
 
     # ---------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the network on ``X`` and fix the decision threshold.
 
@@ -136,9 +130,8 @@ class BaseDeepDetector(BaseEstimator):
         self : object
             Fitted estimator.
         """
-        self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-        self._check_nets()
+        self._check_hidden_layer_sizes()
         with _seeded(self.random_state) as rng:
             self.model_ = self._build_model(X)
             self.loss_curve_ = self._train(X, rng)
@@ -150,17 +143,15 @@ class BaseDeepDetector(BaseEstimator):
         self.offset_ = self._offset(scores)
         return self
 
-    def _check_nets(self):
-        for name in ("encoder_net", "decoder_net", "gmm_density_net"):
-            if hasattr(self, name):
-                _check_net(getattr(self, name), name)
-        if self.hidden_layer_sizes is not None:
-            sizes = np.asarray(self.hidden_layer_sizes)
-            if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
-                raise ValueError(
-                    "hidden_layer_sizes must be a sequence of positive integers; "
-                    f"got {self.hidden_layer_sizes!r}."
-                )
+    def _check_hidden_layer_sizes(self):
+        if self.hidden_layer_sizes is None:
+            return
+        sizes = np.asarray(self.hidden_layer_sizes)
+        if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of positive integers; "
+                f"got {self.hidden_layer_sizes!r}."
+            )
 
     def _offset(self, scores):
         """Offset on the training scores.

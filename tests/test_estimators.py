@@ -190,6 +190,10 @@ def test_invalid_parameters_are_named():
         AEGMMOutlierDetector(n_gmm=0).fit(X)
     with pytest.raises(ValueError, match="cov_elbo"):
         VAEOutlierDetector(cov_elbo="full").fit(X)
+    with pytest.raises(ValueError, match="encoder_net"):
+        AEOutlierDetector(encoder_net=3).fit(X)
+    with pytest.raises(ValueError, match="optimizer"):
+        AEOutlierDetector(optimizer="adamax").fit(X)
 
 
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
