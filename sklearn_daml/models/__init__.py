@@ -15,6 +15,13 @@ from .gmm import (  # noqa: E402
     gmm_sufficient_statistics,
 )
 from .losses import Elbo, LossGMM, elbo, loss_aegmm, loss_vaegmm  # noqa: E402
+from .seq2seq import (  # noqa: E402
+    DecoderLSTM,
+    EncoderLSTM,
+    Seq2Seq,
+    default_threshold_net,
+    squared_difference,
+)
 
 __all__ = [
     "AE",
@@ -40,4 +47,9 @@ __all__ = [
     "elbo",
     "loss_aegmm",
     "loss_vaegmm",
+    "EncoderLSTM",
+    "DecoderLSTM",
+    "Seq2Seq",
+    "default_threshold_net",
+    "squared_difference",
 ]
