@@ -2,11 +2,11 @@
 
 from sklearn.base import OutlierMixin
 
-from ._base import _DTYPE, BaseDeepDetector, tf
+from ._base import _DTYPE, BaseAutoencoderDetector, tf
 from .models.autoencoder import AE
 
 
-class AEOutlierDetector(OutlierMixin, BaseDeepDetector):
+class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
     """Autoencoder outlier detector: rows that reconstruct badly are outliers.
 
     A dense autoencoder is trained to reconstruct the training rows with the

@@ -95,11 +95,6 @@ class BaseDeepDetector(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", None],
-        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "activation": [str, callable],
-        "encoder_net": [keras.Model, callable, None],
-        "decoder_net": [keras.Model, callable, None],
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -130,8 +125,8 @@ class BaseDeepDetector(BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-        self._check_hidden_layer_sizes()
+        X = self._validate_input(X, reset=True)
+        self._check_params()
         with _seeded(self.random_state) as rng:
             self.model_ = self._build_model(X)
             self.loss_curve_ = self._train(X, rng)
@@ -143,15 +138,14 @@ class BaseDeepDetector(BaseEstimator):
         self.offset_ = self._offset(scores)
         return self
 
-    def _check_hidden_layer_sizes(self):
-        if self.hidden_layer_sizes is None:
-            return
-        sizes = np.asarray(self.hidden_layer_sizes)
-        if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
+    def _validate_input(self, X, reset):
+        """Validated float64 2-D array; at fit, at least two rows."""
+        if reset:
+            return validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def _check_params(self):
+        """Checks of parameters beyond ``_parameter_constraints``."""
 
     def _offset(self, scores):
         """Offset on the training scores.
@@ -176,7 +170,170 @@ class BaseDeepDetector(BaseEstimator):
         check_is_fitted(self, "offset_")
         return -self.offset_
 
-    # ----------------------------------------------------------- networks
+    def _make_optimizer(self):
+        if isinstance(self.optimizer, keras.optimizers.Optimizer):
+            return self.optimizer.__class__.from_config(self.optimizer.get_config())
+        return _OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
+
+    # ------------------------------------------------------------ training
+    def _train(self, X, rng):
+        """Mini-batch training, one compiled step per batch.
+
+        Each epoch shuffles the rows and splits them into
+        ``round(n_samples / batch_size)`` nearly equal batches, so every row
+        is used and no batch is tiny (the GMM statistics need rows).
+        """
+        model = self.model_
+        self._forward(tf.constant(X[:2]))
+        optimizer = self._make_optimizer()
+        optimizer.build(model.trainable_variables)
+
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                outputs = self._forward(x)
+                loss = tf.cast(self._loss(x, outputs), tf.float64)
+                if model.losses:
+                    loss += tf.cast(tf.add_n(model.losses), tf.float64)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        train_step = _compile(train_step, X.shape[1])
+        n_batches = max(1, round(X.shape[0] / self.batch_size))
+        curve = []
+        for epoch in range(self.epochs):
+            order = rng.permutation(X.shape[0])
+            try:
+                losses = [train_step(X[idx]) for idx in np.array_split(order, n_batches)]
+            except tf.errors.InvalidArgumentError as exc:
+                raise TrainingDivergedError(
+                    _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
+                ) from exc
+            epoch_loss = float(np.mean([loss.numpy() for loss in losses]))
+            if not np.isfinite(epoch_loss):
+                raise TrainingDivergedError(
+                    _diverged_message(f"the loss became {epoch_loss} at epoch {epoch + 1}")
+                )
+            curve.append(epoch_loss)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}", file=sys.stdout)
+        return curve
+
+    def _forward(self, x):
+        """Training-mode model outputs for a batch of validated rows."""
+        return self.model_(x, training=True)
+
+    def _fit_extra(self, X, rng):
+        """Learn what scoring needs besides the weights (GMM, noise)."""
+
+    # ------------------------------------------------------------- scoring
+    def _compile_scorer(self):
+        """Compiled scoring functions, rebuilt after unpickling (not pickled)."""
+        self._compiled = {"score": _compile(self._outlier_score, self.n_features_in_)}
+
+    def _batches(self, n_samples):
+        """Row batches bounded by scikit-learn's ``working_memory``."""
+        row_bytes = 8 * self._scoring_row_width()
+        chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_samples)
+        return gen_batches(n_samples, max(1, chunk))
+
+    def _scoring_row_width(self):
+        """Floats held per row while scoring (a generous estimate)."""
+        return 64 * self.n_features_in_ * self._n_score_samples()
+
+    def _n_score_samples(self):
+        return 1
+
+    def _map_batches(self, fn, X):
+        out = [np.asarray(fn(tf.constant(X[sl]))) for sl in self._batches(X.shape[0])]
+        return np.concatenate(out).astype(np.float64, copy=False)
+
+    def _score_samples(self, X):
+        return -self._map_batches(self._compiled["score"], X)
+
+    def score_samples(self, X):
+        """Normality score of each row (higher = more normal).
+
+        The opposite of the model's outlier score (reconstruction error or
+        GMM sample energy), so it is comparable with IsolationForest's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        check_is_fitted(self)
+        return self._score_samples(self._validate_input(X, reset=False))
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,), int
+        """
+        decision = self.decision_function(X)
+        is_inlier = np.ones(decision.shape[0], dtype=int)
+        is_inlier[decision < 0] = -1
+        return is_inlier
+
+    # --------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never mutate self
+        state.pop("_compiled", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "model_"):
+            self._compile_scorer()
+
+
+class BaseAutoencoderDetector(BaseDeepDetector):
+    """Shared architecture parameters of the autoencoder-family detectors."""
+
+    _parameter_constraints: dict = {
+        **BaseDeepDetector._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", None],
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "activation": [str, callable],
+        "encoder_net": [keras.Model, callable, None],
+        "decoder_net": [keras.Model, callable, None],
+    }
+
+    def _check_params(self):
+        self._check_hidden_layer_sizes()
+
+    def _check_hidden_layer_sizes(self):
+        if self.hidden_layer_sizes is None:
+            return
+        sizes = np.asarray(self.hidden_layer_sizes)
+        if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of positive integers; "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+
     def _resolved_hidden_sizes(self, n_features):
         """Encoder widths; default ``(h, h // 2)``, ``h = clip(2 n_features, 16, 128)``.
 
@@ -216,139 +373,10 @@ class BaseDeepDetector(BaseEstimator):
             decoder = dense_decoder(latent_dim, hidden, n_features, self.activation, dtype=_DTYPE)
         return encoder, decoder
 
-    def _make_optimizer(self):
-        if isinstance(self.optimizer, keras.optimizers.Optimizer):
-            return self.optimizer.__class__.from_config(self.optimizer.get_config())
-        return _OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
-
-    # ------------------------------------------------------------ training
-    def _train(self, X, rng):
-        """Mini-batch training, one compiled step per batch.
-
-        Each epoch shuffles the rows and splits them into
-        ``round(n_samples / batch_size)`` nearly equal batches, so every row
-        is used and no batch is tiny (the GMM statistics need rows).
-        """
-        model = self.model_
-        model(tf.constant(X[:2]))
-        optimizer = self._make_optimizer()
-        optimizer.build(model.trainable_variables)
-        def train_step(x):
-            with tf.GradientTape() as tape:
-                outputs = model(x, training=True)
-                loss = tf.cast(self._loss(x, outputs), tf.float64)
-                if model.losses:
-                    loss += tf.cast(tf.add_n(model.losses), tf.float64)
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
-
-        train_step = _compile(train_step, X.shape[1])
-        n_batches = max(1, round(X.shape[0] / self.batch_size))
-        curve = []
-        for epoch in range(self.epochs):
-            order = rng.permutation(X.shape[0])
-            try:
-                losses = [train_step(X[idx]) for idx in np.array_split(order, n_batches)]
-            except tf.errors.InvalidArgumentError as exc:
-                raise TrainingDivergedError(
-                    _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
-                ) from exc
-            epoch_loss = float(np.mean([loss.numpy() for loss in losses]))
-            if not np.isfinite(epoch_loss):
-                raise TrainingDivergedError(
-                    _diverged_message(f"the loss became {epoch_loss} at epoch {epoch + 1}")
-                )
-            curve.append(epoch_loss)
-            if self.verbose:
-                print(f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}", file=sys.stdout)
-        return curve
-
-    def _fit_extra(self, X, rng):
-        """Learn what scoring needs besides the weights (GMM, noise)."""
-
-    # ------------------------------------------------------------- scoring
-    def _compile_scorer(self):
-        self._scorer = _compile(self._outlier_score, self.n_features_in_)
-
-    def _batches(self, n_samples):
-        """Row batches bounded by scikit-learn's ``working_memory``."""
-        row_bytes = 8 * self._scoring_row_width()
-        chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_samples)
-        return gen_batches(n_samples, max(1, chunk))
-
     def _scoring_row_width(self):
         """Floats held per row while scoring (a generous estimate)."""
         hidden = self._resolved_hidden_sizes(self.n_features_in_)
         return 4 * (2 * self.n_features_in_ + 2 * sum(hidden)) * self._n_score_samples()
-
-    def _n_score_samples(self):
-        return 1
-
-    def _map_batches(self, fn, X):
-        out = [np.asarray(fn(tf.constant(X[sl]))) for sl in self._batches(X.shape[0])]
-        return np.concatenate(out).astype(np.float64, copy=False)
-
-    def _score_samples(self, X):
-        return -self._map_batches(self._scorer, X)
-
-    def score_samples(self, X):
-        """Normality score of each row (higher = more normal).
-
-        The opposite of the model's outlier score (reconstruction error or
-        GMM sample energy), so it is comparable with IsolationForest's.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,), float64
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._score_samples(X)
-
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """+1 for inliers and -1 for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        is_inlier : ndarray of shape (n_samples,), int
-        """
-        decision = self.decision_function(X)
-        is_inlier = np.ones(decision.shape[0], dtype=int)
-        is_inlier[decision < 0] = -1
-        return is_inlier
-
-    # --------------------------------------------------------- persistence
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: never mutate self
-        state.pop("_scorer", None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if hasattr(self, "model_"):
-            self._compile_scorer()
 
 
 class VariationalMixin:
@@ -388,7 +416,7 @@ class VariationalMixin:
         return tf.reduce_mean(tf.reshape(values, [-1, n]), axis=0)
 
 
-class BaseGMMDetector(BaseDeepDetector):
+class BaseGMMDetector(BaseAutoencoderDetector):
     """Shared part of the AEGMM and VAEGMM detectors.
 
     After training, the mixture parameters are estimated once over the whole
@@ -398,7 +426,7 @@ class BaseGMMDetector(BaseDeepDetector):
     """
 
     _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+        **BaseAutoencoderDetector._parameter_constraints,
         "n_gmm": [Interval(numbers.Integral, 1, None, closed="left")],
         "gmm_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],

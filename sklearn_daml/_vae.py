@@ -5,11 +5,11 @@ import numbers
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _DTYPE, BaseDeepDetector, VariationalMixin, tf
+from ._base import _DTYPE, BaseAutoencoderDetector, VariationalMixin, tf
 from .models.autoencoder import VAE
 
 
-class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseDeepDetector):
+class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector):
     """Variational autoencoder outlier detector.
 
     A VAE is trained with the ELBO (a Gaussian reconstruction term plus
@@ -76,7 +76,7 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseDeepDetector):
     """
 
     _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+        **BaseAutoencoderDetector._parameter_constraints,
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "cov_elbo": [
             Interval(numbers.Real, 0, None, closed="neither"),
