@@ -7,6 +7,7 @@ import_tensorflow()
 from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
 from ._base import TrainingDivergedError  # noqa: E402
+from ._seq2seq import Seq2SeqOutlierDetector  # noqa: E402
 from ._vae import VAEOutlierDetector  # noqa: E402
 from ._vaegmm import VAEGMMOutlierDetector  # noqa: E402
 
@@ -17,6 +18,7 @@ __all__ = [
     "VAEOutlierDetector",
     "AEGMMOutlierDetector",
     "VAEGMMOutlierDetector",
+    "Seq2SeqOutlierDetector",
     "TrainingDivergedError",
     "__version__",
 ]

@@ -5,6 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_daml import (
     AEGMMOutlierDetector,
     AEOutlierDetector,
+    Seq2SeqOutlierDetector,
     VAEGMMOutlierDetector,
     VAEOutlierDetector,
 )
@@ -16,6 +17,7 @@ ESTIMATORS = [
     VAEOutlierDetector(epochs=2, samples=3, random_state=0),
     AEGMMOutlierDetector(epochs=2, random_state=0),
     VAEGMMOutlierDetector(epochs=2, samples=3, random_state=0),
+    Seq2SeqOutlierDetector(latent_dim=4, epochs=2, random_state=0),
 ]
 
 

@@ -1,0 +1,243 @@
+"""Seq2Seq LSTM outlier detector for (multivariate) time-series windows."""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import OutlierMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import _DTYPE, BaseDeepDetector, _compile, _instantiate_net, tf
+from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
+
+
+def _ndim(X):
+    """Dimensions of an array or nested list, without converting other inputs."""
+    if isinstance(X, (list, tuple)):
+        return np.ndim(X)
+    return None if sp.issparse(X) else getattr(X, "ndim", None)
+
+
+class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
+    """Sequence-to-sequence LSTM outlier detector (alibi-detect's Seq2Seq).
+
+    Each row of ``X`` is one window of a time series. A bidirectional LSTM
+    encodes the window; an LSTM decoder, initialised with the encoder's
+    states, reconstructs it (teacher-forced while training, autoregressive
+    when scoring), and a threshold network learns, per step and feature, the
+    reconstruction error expected on normal data. The feature score of step
+    ``t`` and feature ``f`` is the squared reconstruction error minus that
+    threshold estimate; a window's outlier score is the mean of its top
+    ``outlier_perc`` % feature scores. ``score_samples`` returns its negative
+    (higher = more normal), as :class:`~sklearn.ensemble.IsolationForest`.
+
+    Input is a 3-D array ``(n_windows, seq_len, n_features)`` or a 2-D array
+    ``(n_windows, seq_len * n_features)`` whose rows are the windows' steps
+    laid end to end (step-major, as ``windows.reshape(n_windows, -1)``).
+    :func:`sklearn_daml.timeseries.sliding_windows` makes windows from a
+    series and :func:`sklearn_daml.timeseries.timestep_scores` maps window
+    scores back to time steps.
+
+    Parameters
+    ----------
+    seq_len : int, default=None
+        Steps per window of a 2-D input; each row must split into
+        ``seq_len`` steps of equal width. ``None`` treats a 2-D row as a
+        univariate window (``seq_len = n_columns``, one feature per step),
+        so a plain table goes through. For a 3-D input ``seq_len`` is read
+        from the data (and must match when given).
+    latent_dim : int, default=32
+        Width of the decoder LSTM and of the concatenated encoder states;
+        must be even (the bidirectional encoder has ``latent_dim // 2`` units
+        per direction).
+    output_activation : str, default=None
+        Activation of the decoder's output layer (``None``: linear, for
+        scaled but unbounded series).
+    threshold_net : keras.Model or callable, default=None
+        Threshold estimation network applied to the decoder's hidden states.
+        ``None`` is Dense 64 relu, Dense 64 relu, Dense ``n_features`` (as in
+        alibi-detect). A model is cloned at fit; a callable is called as
+        ``threshold_net(latent_dim, n_features)``.
+    beta : float, default=1.0
+        Weight of the threshold network's loss.
+    outlier_perc : float in (0, 100], default=100
+        Share (percent) of the highest feature scores averaged into a
+        window's score; lower values focus on short, local anomalies.
+    epochs : int, default=20
+        Passes over the training windows (alibi-detect's default).
+    batch_size : int, default=64
+        Windows per training step (alibi-detect's default).
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer named by ``optimizer``.
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras.optimizers.Optimizer, default="adam"
+        Optimizer; an instance is copied at fit.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        As in :class:`AEOutlierDetector` (``"auto"``: Tukey's fence on the
+        training scores).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights and shuffling: the same value gives bit-identical
+        scores on CPU.
+    verbose : int, default=0
+        ``1`` prints the loss after every epoch.
+
+    Attributes
+    ----------
+    model_ : Seq2Seq
+        The trained Keras model.
+    n_steps_ : int
+        Steps per window.
+    n_channels_ : int
+        Features per step.
+    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+        As in :class:`AEOutlierDetector`; ``n_features_in_`` counts the
+        flattened window (``n_steps_ * n_channels_``).
+
+    See Also
+    --------
+    sklearn_daml.timeseries.sliding_windows : Windows from a series.
+    sklearn_daml.timeseries.timestep_scores : Window scores to time steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml import Seq2SeqOutlierDetector
+    >>> t = np.arange(200)[:, None] + np.arange(16)[None, :]
+    >>> windows = np.sin(0.3 * t)
+    >>> det = Seq2SeqOutlierDetector(seq_len=16, latent_dim=8, epochs=5, random_state=0)
+    >>> det = det.fit(windows)
+    >>> det.feature_score_samples(windows[:3]).shape
+    (3, 16, 1)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDeepDetector._parameter_constraints,
+        "seq_len": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "latent_dim": [Interval(numbers.Integral, 2, None, closed="left")],
+        "output_activation": [str, None],
+        "threshold_net": [keras.Model, callable, None],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "outlier_perc": [Interval(numbers.Real, 0, 100, closed="right")],
+    }
+
+    def __init__(
+        self,
+        *,
+        seq_len=None,
+        latent_dim=32,
+        output_activation=None,
+        threshold_net=None,
+        beta=1.0,
+        outlier_perc=100.0,
+        epochs=20,
+        batch_size=64,
+        learning_rate=1e-3,
+        optimizer="adam",
+        contamination="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.seq_len = seq_len
+        self.latent_dim = latent_dim
+        self.output_activation = output_activation
+        self.threshold_net = threshold_net
+        self.beta = beta
+        self.outlier_perc = outlier_perc
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.contamination = contamination
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- input
+    def _validate_input(self, X, reset):
+        """Flatten 3-D windows, validate, and fix ``n_steps_``/``n_channels_``."""
+        steps = None
+        if _ndim(X) == 3:
+            X = np.asarray(X)
+            steps = X.shape[1]
+            if reset and self.seq_len is not None and steps != self.seq_len:
+                raise ValueError(
+                    f"X has windows of {steps} steps but seq_len={self.seq_len}."
+                )
+            if not reset and (steps, X.shape[2]) != (self.n_steps_, self.n_channels_):
+                raise ValueError(
+                    f"X has windows of shape {X.shape[1:]}, but {type(self).__name__} "
+                    f"was fitted on windows of shape {(self.n_steps_, self.n_channels_)}."
+                )
+            X = X.reshape(X.shape[0], -1)
+        X = super()._validate_input(X, reset)
+        if reset:
+            if steps is None:
+                steps = self.seq_len if self.seq_len is not None else X.shape[1]
+            if X.shape[1] % steps:
+                raise ValueError(
+                    f"Rows of {X.shape[1]} values do not split into seq_len={steps} "
+                    "steps of equal width; pass 3-D windows or a seq_len that divides "
+                    "the row length."
+                )
+            self.n_steps_, self.n_channels_ = steps, X.shape[1] // steps
+        return X
+
+    def _as_sequences(self, x):
+        return tf.reshape(x, [-1, self.n_steps_, self.n_channels_])
+
+    # ----------------------------------------------------------- network
+    def _build_model(self, X):
+        encoder = EncoderLSTM(self.latent_dim, dtype=_DTYPE)
+        decoder = DecoderLSTM(
+            self.latent_dim, self.n_channels_, self.output_activation, dtype=_DTYPE
+        )
+        if self.threshold_net is not None:
+            threshold = _instantiate_net(self.threshold_net, self.latent_dim, self.n_channels_)
+        else:
+            threshold = default_threshold_net(self.n_channels_, dtype=_DTYPE)
+        return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
+
+    def _forward(self, x):
+        return self.model_(self._as_sequences(x), training=True)
+
+    def _loss(self, x, x_recon):
+        return tf.reduce_mean(tf.square(self._as_sequences(x) - x_recon))
+
+    # ----------------------------------------------------------- scoring
+    def _feature_outlier_scores(self, x):
+        """Per step and feature: score_fn(x, x_recon) - threshold estimate."""
+        sequences = self._as_sequences(x)
+        x_recon, threshold_est = self.model_.decode_seq(sequences)
+        return self.model_.score_fn(sequences, x_recon) - threshold_est
+
+    def _outlier_score(self, x):
+        scores = tf.reshape(self._feature_outlier_scores(x), [tf.shape(x)[0], -1])
+        n_top = max(1, math.ceil(self.outlier_perc / 100 * self.n_features_in_))
+        return tf.reduce_mean(tf.math.top_k(scores, k=n_top).values, axis=-1)
+
+    def _compile_scorer(self):
+        super()._compile_scorer()
+        self._compiled["feature"] = _compile(self._feature_outlier_scores, self.n_features_in_)
+
+    def _scoring_row_width(self):
+        return self.n_steps_ * (16 * self.latent_dim + 8 * self.n_channels_ + 256)
+
+    def feature_score_samples(self, X):
+        """Normality score of every step and feature of each window.
+
+        The negative of ``(x - x_recon) ** 2 - threshold_estimate``: higher is
+        more normal, as for ``score_samples``; the lowest entries show where
+        in a window, and in which feature, it departs from normal data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, seq_len, n_features) or (n_windows, seq_len * n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_windows, seq_len, n_features), float64
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        return -self._map_batches(self._compiled["feature"], X)
