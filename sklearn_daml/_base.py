@@ -13,6 +13,7 @@ import random
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -46,6 +47,14 @@ def _instantiate_net(net, *args):
     if isinstance(net, keras.Model):
         return keras.models.clone_model(net)
     return net(*args)
+
+
+def _input_ndim(X):
+    """Dimensions of an array or nested list, without converting other inputs
+    (array-likes may refuse NumPy's array functions)."""
+    if isinstance(X, (list, tuple)):
+        return np.ndim(X)
+    return None if sp.issparse(X) else getattr(X, "ndim", None)
 
 
 @contextlib.contextmanager
@@ -176,21 +185,22 @@ class BaseDeepDetector(BaseEstimator):
         return _OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
 
     # ------------------------------------------------------------ training
-    def _train(self, X, rng):
-        """Mini-batch training, one compiled step per batch.
+    def _train(self, X, rng, model=None):
+        """Mini-batch training of ``model`` (default ``model_``), one compiled
+        step per batch; returns the mean loss of each epoch.
 
         Each epoch shuffles the rows and splits them into
         ``round(n_samples / batch_size)`` nearly equal batches, so every row
         is used and no batch is tiny (the GMM statistics need rows).
         """
-        model = self.model_
-        self._forward(tf.constant(X[:2]))
+        model = self.model_ if model is None else model
+        self._forward(model, tf.constant(X[:2]))
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
 
         def train_step(x):
             with tf.GradientTape() as tape:
-                outputs = self._forward(x)
+                outputs = self._forward(model, x)
                 loss = tf.cast(self._loss(x, outputs), tf.float64)
                 if model.losses:
                     loss += tf.cast(tf.add_n(model.losses), tf.float64)
@@ -219,9 +229,9 @@ class BaseDeepDetector(BaseEstimator):
                 print(f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}", file=sys.stdout)
         return curve
 
-    def _forward(self, x):
-        """Training-mode model outputs for a batch of validated rows."""
-        return self.model_(x, training=True)
+    def _forward(self, model, x):
+        """Training-mode outputs of ``model`` for a batch of validated rows."""
+        return model(x, training=True)
 
     def _fit_extra(self, X, rng):
         """Learn what scoring needs besides the weights (GMM, noise)."""

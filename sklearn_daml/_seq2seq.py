@@ -5,20 +5,12 @@ import numbers
 
 import keras
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _DTYPE, BaseDeepDetector, _compile, _instantiate_net, tf
+from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, _instantiate_net, tf
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
-
-
-def _ndim(X):
-    """Dimensions of an array or nested list, without converting other inputs."""
-    if isinstance(X, (list, tuple)):
-        return np.ndim(X)
-    return None if sp.issparse(X) else getattr(X, "ndim", None)
 
 
 class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
@@ -157,7 +149,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     def _validate_input(self, X, reset):
         """Flatten 3-D windows, validate, and fix ``n_steps_``/``n_channels_``."""
         steps = None
-        if _ndim(X) == 3:
+        if _input_ndim(X) == 3:
             X = np.asarray(X)
             steps = X.shape[1]
             if reset and self.seq_len is not None and steps != self.seq_len:
@@ -198,8 +190,8 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
             threshold = default_threshold_net(self.n_channels_, dtype=_DTYPE)
         return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
 
-    def _forward(self, x):
-        return self.model_(self._as_sequences(x), training=True)
+    def _forward(self, model, x):
+        return model(self._as_sequences(x), training=True)
 
     def _loss(self, x, x_recon):
         return tf.reduce_mean(tf.square(self._as_sequences(x) - x_recon))
