@@ -7,6 +7,8 @@ import_tensorflow()
 from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
 from ._base import TrainingDivergedError  # noqa: E402
+from ._llr import LLROutlierDetector  # noqa: E402
+from ._pixelcnn import PixelCNNOutlierDetector  # noqa: E402
 from ._seq2seq import Seq2SeqOutlierDetector  # noqa: E402
 from ._vae import VAEOutlierDetector  # noqa: E402
 from ._vaegmm import VAEGMMOutlierDetector  # noqa: E402
@@ -19,6 +21,8 @@ __all__ = [
     "AEGMMOutlierDetector",
     "VAEGMMOutlierDetector",
     "Seq2SeqOutlierDetector",
+    "PixelCNNOutlierDetector",
+    "LLROutlierDetector",
     "TrainingDivergedError",
     "__version__",
 ]

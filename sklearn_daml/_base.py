@@ -134,8 +134,8 @@ class BaseDeepDetector(BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X = self._validate_input(X, reset=True)
         self._check_params()
+        X = self._validate_input(X, reset=True)
         with _seeded(self.random_state) as rng:
             self.model_ = self._build_model(X)
             self.loss_curve_ = self._train(X, rng)

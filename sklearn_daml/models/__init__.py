@@ -15,6 +15,13 @@ from .gmm import (  # noqa: E402
     gmm_sufficient_statistics,
 )
 from .losses import Elbo, LossGMM, elbo, loss_aegmm, loss_vaegmm  # noqa: E402
+from .pixelcnn import (  # noqa: E402
+    PixelCNN,
+    WeightNormConv2D,
+    WeightNormConv2DTranspose,
+    WeightNormDense,
+    discretized_logistic_mixture_log_prob,
+)
 from .seq2seq import (  # noqa: E402
     DecoderLSTM,
     EncoderLSTM,
@@ -52,4 +59,9 @@ __all__ = [
     "Seq2Seq",
     "default_threshold_net",
     "squared_difference",
+    "PixelCNN",
+    "WeightNormConv2D",
+    "WeightNormConv2DTranspose",
+    "WeightNormDense",
+    "discretized_logistic_mixture_log_prob",
 ]

@@ -1,0 +1,155 @@
+"""PixelCNNOutlierDetector and LLROutlierDetector: input rules, scores, quality."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from sklearn_daml import LLROutlierDetector, PixelCNNOutlierDetector
+
+TINY = dict(
+    low=0, high=3, num_resnet=1, num_hierarchies=1, num_filters=8, num_logistic_mix=2,
+    dropout_p=0.0, epochs=2, random_state=0,
+)
+DETECTORS = [PixelCNNOutlierDetector(**TINY), LLROutlierDetector(**TINY)]
+IDS = ["PixelCNN", "LLR"]
+
+
+def _images(n=60, shape=(3, 4, 1), seed=0):
+    return np.random.RandomState(seed).randint(0, 4, size=(n, *shape)).astype(float)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_4d_and_flat_input_agree(detector):
+    X = _images()
+    a = clone(detector).fit(X)
+    b = clone(detector).set_params(image_shape=(3, 4, 1)).fit(X.reshape(len(X), -1))
+    assert a.image_shape_ == b.image_shape_ == (3, 4, 1)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X.reshape(len(X), -1)))
+    assert a.feature_score_samples(X).shape == (len(X), 3, 4)
+
+
+def test_table_is_a_one_row_image():
+    X = _images(shape=(1, 6, 1)).reshape(60, 6)
+    det = PixelCNNOutlierDetector(**TINY).fit(X)
+    assert det.image_shape_ == (1, 6, 1)
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_values_are_rounded_and_clipped_with_a_warning(detector):
+    X = _images()
+    det = clone(detector).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X + 0.3), det.score_samples(X))
+    with pytest.warns(UserWarning, match="clipped"):
+        clipped = det.score_samples(X + 5)
+    np.testing.assert_array_equal(clipped, det.score_samples(np.full_like(X, 3)))
+
+
+def test_input_errors_are_clear():
+    X = _images()
+    with pytest.raises(ValueError, match="holds 10 values but X has 12"):
+        PixelCNNOutlierDetector(image_shape=(2, 5, 1), **TINY).fit(X.reshape(60, -1))
+    with pytest.raises(ValueError, match=r"images of shape \(3, 4, 1\) but image_shape"):
+        PixelCNNOutlierDetector(image_shape=(4, 3, 1), **TINY).fit(X)
+    with pytest.raises(ValueError, match="high must be greater than low"):
+        PixelCNNOutlierDetector(**{**TINY, "low": 3}).fit(X)
+    det = PixelCNNOutlierDetector(**TINY).fit(X)
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(3, 4, 1\)"):
+        det.predict(X.reshape(60, 4, 3, 1))
+    with pytest.raises(ValueError, match="NaN"):
+        det.predict(np.where(X > 2, np.nan, X))
+    with pytest.raises(ValueError, match="dim 5"):
+        det.predict(X[..., None])
+
+
+def test_pixelcnn_scores_are_log_likelihoods():
+    X = _images()
+    det = PixelCNNOutlierDetector(**TINY).fit(X)
+    log_prob = np.asarray(det.model_.log_prob(X, training=False))
+    np.testing.assert_allclose(det.score_samples(X), log_prob, rtol=1e-12)
+    np.testing.assert_allclose(det.feature_score_samples(X).sum(axis=(1, 2)), log_prob, rtol=1e-10)
+    assert np.all(det.score_samples(X) < 0)  # probabilities of discrete values
+    bits = PixelCNNOutlierDetector(bits_per_dim=True, **TINY).fit(X)
+    np.testing.assert_allclose(bits.score_samples(X), log_prob / (12 * np.log(2)), rtol=1e-12)
+
+
+def test_llr_is_semantic_minus_background():
+    X = _images()
+    det = LLROutlierDetector(**TINY).fit(X)
+    semantic = np.asarray(det.model_.log_prob(X, training=False))
+    background = np.asarray(det.background_model_.log_prob(X, training=False))
+    np.testing.assert_allclose(det.score_samples(X), semantic - background, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        det.feature_score_samples(X).sum(axis=(1, 2)), semantic - background, rtol=1e-8, atol=1e-8
+    )
+    assert len(det.background_loss_curve_) == TINY["epochs"]
+    assert not np.allclose(semantic, background)
+
+
+def test_mutation_replaces_values_by_different_grid_values():
+    det = LLROutlierDetector(**{**TINY, "mutation_rate": 0.3})
+    X = np.random.RandomState(0).randint(0, 4, size=(400, 25)).astype(float)
+    mutated = det._mutate(X, np.random.RandomState(1))
+    changed = mutated != X
+    assert abs(changed.mean() - 0.3) < 0.02
+    assert set(np.unique(mutated)) <= {0.0, 1.0, 2.0, 3.0}
+    # replacements are uniform over the three other values
+    counts = np.bincount(((mutated - X) % 4)[changed].astype(int), minlength=4)
+    assert counts[0] == 0 and counts[1:].min() > 0.28 * changed.sum()
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_deterministic_and_pickles(detector):
+    X = _images()
+    a = clone(detector).fit(X)
+    b = clone(detector).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.score_samples(X), a.score_samples(X))
+    np.testing.assert_array_equal(restored.feature_score_samples(X), a.feature_score_samples(X))
+
+
+DIGITS_SMALL = dict(
+    low=0, high=16, num_resnet=1, num_hierarchies=2, num_filters=32, num_logistic_mix=5,
+    dropout_p=0.0, use_weight_norm=False, use_data_init=False, epochs=60, batch_size=32,
+    learning_rate=3e-3, random_state=0,
+)
+
+
+def digits_split(inlier_class=0, seed=0):
+    digits = load_digits()
+    images = digits.images[..., None]
+    inliers = images[digits.target == inlier_class]
+    train, held_out = train_test_split(inliers, test_size=0.3, random_state=seed)
+    others = images[digits.target != inlier_class]
+    others = others[np.random.RandomState(seed).choice(len(others), 200, replace=False)]
+    X_test = np.concatenate([held_out, others])
+    y_test = np.r_[np.ones(len(held_out)), -np.ones(len(others))]
+    return train, X_test, y_test
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cls",
+    [
+        PixelCNNOutlierDetector,
+        pytest.param(
+            LLROutlierDetector,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known shortfall (issue 4 open): with the small configuration the "
+                "background model learns the digits too; measured ROC-AUC 0.55-0.69",
+            ),
+        ),
+    ],
+)
+def test_digits_held_out_class_scores_higher(cls):
+    train, X_test, y_test = digits_split()
+    det = cls(**DIGITS_SMALL).fit(train)
+    scores = det.score_samples(X_test)
+    assert np.all(np.isfinite(scores))
+    assert roc_auc_score(y_test, scores) >= 0.9
