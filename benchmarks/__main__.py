@@ -1,27 +1,39 @@
-"""``python -m benchmarks speed [--quick]``: print a table, write JSON."""
+"""``python -m benchmarks quality|speed|memory [--quick]``: print markdown
+tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
 import json
 import platform
 from pathlib import Path
 
-import sklearn_daml
+import sklearn
 
-from . import speed
+import sklearn_daml  # first: it imports TensorFlow quietly
+from sklearn_daml._base import keras, tf
+
+from . import memory, quality, speed
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BENCHMARKS = {"quality": quality.run, "speed": speed.run, "memory": memory.run}
 
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", choices=["speed"])
-    parser.add_argument("--quick", action="store_true", help="smaller data, fewer epochs")
+    parser.add_argument("which", choices=list(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="fewer seeds, less data, fewer epochs")
     args = parser.parse_args()
-    results = {"speed": speed.run}[args.which](quick=args.quick)
-    results["machine"] = {"python": platform.python_version(), "sklearn_daml": sklearn_daml.__version__}
+    results = BENCHMARKS[args.which](quick=args.quick)
+    results["machine"] = {
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "sklearn_daml": sklearn_daml.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{args.which}{'_quick' if args.quick else ''}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(results, indent=2, default=float))
     print(f"\nwrote {out}")
 
 

@@ -1,4 +1,8 @@
-"""Loaders for the shared benchmark data (``../shared/data``)."""
+"""Loaders for the shared benchmark data (``../shared/data``).
+
+Every loader returns ``(X, y)`` with ``y = 1`` for outliers (the data sets'
+own convention), or ``None`` with a message when the file is absent.
+"""
 
 import gzip
 from pathlib import Path
@@ -7,17 +11,51 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
+ADBENCH = {
+    "thyroid": "38_thyroid.npz",
+    "annthyroid": "2_annthyroid.npz",
+    "cardio": "6_cardio.npz",
+    "satellite": "30_satellite.npz",
+    "pendigits": "28_pendigits.npz",
+    "mammography": "23_mammography.npz",
+    "mnist": "24_mnist.npz",
+    "shuttle": "32_shuttle.npz",
+}
 
-def kddcup(data_dir=DATA_DIR):
-    """KDDCUP99 10% as in DAGMM: one-hot columns 1-3 (118 features), min-max
-    scaled; label 1 for the ``normal.`` rows (the outlier class), else 0.
 
-    Returns ``None`` when the file is absent.
+def _missing(path):
+    print(f"skipping {path.name}: {path} not found")
+
+
+def adbench(name, data_dir=DATA_DIR):
+    """One of the ADBench tables, as float64."""
+    path = Path(data_dir) / ADBENCH[name]
+    if not path.exists():
+        return _missing(path)
+    with np.load(path) as data:
+        return data["X"].astype(np.float64), data["y"].astype(int)
+
+
+def arrhythmia(data_dir=DATA_DIR):
+    """ODDS Arrhythmia (452 x 274, 66 outliers)."""
+    from scipy.io import loadmat
+
+    path = Path(data_dir) / "arrhythmia.mat"
+    if not path.exists():
+        return _missing(path)
+    data = loadmat(path)
+    return data["X"].astype(np.float64), data["y"].ravel().astype(int)
+
+
+def kddcup(data_dir=DATA_DIR, scale=True):
+    """KDDCUP99 10% as in DAGMM: one-hot columns 1-3 (118 features); label 1
+    for the ``normal.`` rows (the outlier class), else 0. With ``scale``,
+    every column is min-max scaled over the whole file (as the speed
+    benchmark uses it); Protocol D scales on its training half instead.
     """
     path = Path(data_dir) / "kddcup.data_10_percent.gz"
     if not path.exists():
-        print(f"skipping KDDCUP99: {path} not found")
-        return None
+        return _missing(path)
     with gzip.open(path, "rt") as fh:
         rows = [line.rstrip(".\n").split(",") for line in fh if line.strip()]
     table = np.array(rows, dtype=object)
@@ -31,6 +69,7 @@ def kddcup(data_dir=DATA_DIR):
         else:
             columns.append(col.astype(np.float64)[:, None])
     X = np.hstack(columns)
-    span = X.max(axis=0) - X.min(axis=0)
-    X = (X - X.min(axis=0)) / np.where(span > 0, span, 1.0)
+    if scale:
+        span = X.max(axis=0) - X.min(axis=0)
+        X = (X - X.min(axis=0)) / np.where(span > 0, span, 1.0)
     return X, labels

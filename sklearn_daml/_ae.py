@@ -31,7 +31,7 @@ class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
         ``encoder_net(n_features, latent_dim)`` /
         ``decoder_net(latent_dim, n_features)`` and returns a model.
     epochs : int, default=100
-        Passes over the training data.
+        Maximum number of passes over the training data.
     batch_size : int, default=128
         Rows per training step.
     learning_rate : float, default=1e-3
@@ -42,6 +42,22 @@ class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
         Share of outliers expected in the training data, used to set
         ``offset_`` as that percentile of the training scores. ``"auto"``
         uses Tukey's fence, ``Q1 - 1.5 * IQR`` of the training scores.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows and stop once
+        their loss has not improved for ``n_iter_no_change`` epochs, keeping
+        the weights of the best epoch. On by default: the right number of
+        epochs depends on the number of rows (a large table converges in a
+        few epochs, a small one needs many), and an autoencoder trained for
+        too long learns to reconstruct its outliers as well.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training rows held out for early stopping (at least
+        one row).
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of the validation loss by at least
+        ``tol`` before stopping.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as an
+        improvement (as in :class:`~sklearn.neural_network.MLPRegressor`).
     random_state : int, RandomState instance or None, default=None
         Seeds weights, shuffling and noise: the same value gives
         bit-identical scores on CPU.
@@ -54,6 +70,11 @@ class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
         The trained Keras model.
     loss_curve_ : list of float
         Mean training loss of each epoch.
+    validation_loss_curve_ : list of float or None
+        Loss of the held-out rows after each epoch (``None`` without early
+        stopping).
+    n_iter_ : int
+        Number of epochs run.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     threshold_ : float
@@ -92,6 +113,10 @@ class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -105,6 +130,10 @@ class AEOutlierDetector(OutlierMixin, BaseAutoencoderDetector):
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 

@@ -54,11 +54,15 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         Added to covariance diagonals before the Cholesky factorisation; raise
         it if training reports a non positive definite covariance.
     epochs : int, default=100
-        Passes over the training data.
+        Maximum number of passes over the training data.
     batch_size : int, default=256
         Rows per training step; the batch GMM is estimated from them, so
         larger batches are more stable (DAGMM used 1024 on KDDCUP).
-    learning_rate, optimizer, contamination, random_state, verbose
+    early_stopping : bool, default=True
+        Stop once the loss of a held-out ``validation_fraction`` of the rows
+        stops improving (see :class:`AEOutlierDetector`).
+    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
+random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -75,7 +79,7 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         Cholesky factors of ``cov_ + cov_jitter * I``.
     log_det_cov_ : ndarray of shape (n_gmm,)
         Log-determinants matching ``L_``.
-    loss_curve_, offset_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
     threshold_ : float
         ``-offset_``: the sample energy above which a row is an outlier.
@@ -129,6 +133,10 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -149,6 +157,10 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 

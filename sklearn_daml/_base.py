@@ -30,6 +30,9 @@ from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_s
 from .models.losses import Elbo, elbo  # noqa: E402
 
 _DTYPE = "float64"
+# rows per compiled scoring call: large enough that the per-call overhead is
+# negligible, small enough that the intermediate tensors stay in the tens of MB
+_MAX_SCORING_ROWS = 2**14
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
@@ -112,6 +115,10 @@ class BaseDeepDetector(BaseEstimator):
             StrOptions({"auto"}),
             Interval(numbers.Real, 0, 0.5, closed="right"),
         ],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -138,7 +145,8 @@ class BaseDeepDetector(BaseEstimator):
         X = self._validate_input(X, reset=True)
         with _seeded(self.random_state) as rng:
             self.model_ = self._build_model(X)
-            self.loss_curve_ = self._train(X, rng)
+            self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
+            self.n_iter_ = len(self.loss_curve_)
             self._fit_extra(X, rng)
         self._compile_scorer()
         scores = self._score_samples(X)
@@ -187,51 +195,99 @@ class BaseDeepDetector(BaseEstimator):
     # ------------------------------------------------------------ training
     def _train(self, X, rng, model=None):
         """Mini-batch training of ``model`` (default ``model_``), one compiled
-        step per batch; returns the mean loss of each epoch.
+        step per batch.
 
         Each epoch shuffles the rows and splits them into
         ``round(n_samples / batch_size)`` nearly equal batches, so every row
-        is used and no batch is tiny (the GMM statistics need rows).
+        is used and no batch is tiny (the GMM statistics need rows). With
+        ``early_stopping``, a random ``validation_fraction`` of the rows is
+        held out, training stops once their loss (inference mode) has not
+        improved by at least ``tol`` for ``n_iter_no_change`` epochs, and
+        the weights of the epoch with the lowest validation loss are
+        restored.
+
+        Returns ``(loss_curve, validation_loss_curve)``: the mean training
+        loss of each epoch and, with early stopping, the validation loss of
+        each epoch (else ``None``).
         """
         model = self.model_ if model is None else model
-        self._forward(model, tf.constant(X[:2]))
+        X_train, X_val = self._validation_split(X, rng)
+        self._forward(model, tf.constant(X_train[:2]), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
 
+        def model_loss(x, training):
+            loss = tf.cast(self._loss(x, self._forward(model, x, training=training)), tf.float64)
+            if model.losses:
+                loss += tf.cast(tf.add_n(model.losses), tf.float64)
+            return loss
+
         def train_step(x):
             with tf.GradientTape() as tape:
-                outputs = self._forward(model, x)
-                loss = tf.cast(self._loss(x, outputs), tf.float64)
-                if model.losses:
-                    loss += tf.cast(tf.add_n(model.losses), tf.float64)
+                loss = model_loss(x, training=True)
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return loss
 
         train_step = _compile(train_step, X.shape[1])
-        n_batches = max(1, round(X.shape[0] / self.batch_size))
-        curve = []
+        val_step = _compile(functools.partial(model_loss, training=False), X.shape[1])
+        curve, val_curve = [], None if X_val is None else []
+        best_loss, best_weights, stale = np.inf, None, 0
         for epoch in range(self.epochs):
-            order = rng.permutation(X.shape[0])
-            try:
-                losses = [train_step(X[idx]) for idx in np.array_split(order, n_batches)]
-            except tf.errors.InvalidArgumentError as exc:
-                raise TrainingDivergedError(
-                    _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
-                ) from exc
-            epoch_loss = float(np.mean([loss.numpy() for loss in losses]))
-            if not np.isfinite(epoch_loss):
-                raise TrainingDivergedError(
-                    _diverged_message(f"the loss became {epoch_loss} at epoch {epoch + 1}")
-                )
+            order = rng.permutation(X_train.shape[0])
+            epoch_loss = self._epoch_loss(train_step, X_train, order, epoch)
             curve.append(epoch_loss)
+            message = f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}"
+            if X_val is not None:
+                val_loss = self._epoch_loss(val_step, X_val, np.arange(X_val.shape[0]), epoch)
+                val_curve.append(val_loss)
+                message += f" - val_loss: {val_loss:.6g}"
+                if val_loss < best_loss:
+                    best_weights = model.get_weights()
+                if val_loss < best_loss - self.tol:
+                    stale = 0
+                else:
+                    stale += 1
+                best_loss = min(best_loss, val_loss)
             if self.verbose:
-                print(f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}", file=sys.stdout)
-        return curve
+                print(message, file=sys.stdout)
+            if X_val is not None and stale >= self.n_iter_no_change:
+                if self.verbose:
+                    best_epoch = int(np.argmin(val_curve)) + 1
+                    print(f"Early stopping: restoring the weights of epoch {best_epoch}.")
+                break
+        if best_weights is not None:
+            model.set_weights(best_weights)
+        return curve, val_curve
 
-    def _forward(self, model, x):
-        """Training-mode outputs of ``model`` for a batch of validated rows."""
-        return model(x, training=True)
+    def _validation_split(self, X, rng):
+        """``(X_train, X_val)``; ``X_val`` is None without early stopping."""
+        if not self.early_stopping:
+            return X, None
+        n_val = min(max(1, round(self.validation_fraction * X.shape[0])), X.shape[0] - 1)
+        order = rng.permutation(X.shape[0])
+        return X[order[n_val:]], X[order[:n_val]]
+
+    def _epoch_loss(self, step, X, order, epoch):
+        """Mean loss of ``step`` over the batches of ``X[order]``; a
+        non-finite loss raises ``TrainingDivergedError``."""
+        n_batches = max(1, round(X.shape[0] / self.batch_size))
+        try:
+            losses = [step(X[idx]) for idx in np.array_split(order, n_batches)]
+        except tf.errors.InvalidArgumentError as exc:
+            raise TrainingDivergedError(
+                _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
+            ) from exc
+        loss = float(np.mean([value.numpy() for value in losses]))
+        if not np.isfinite(loss):
+            raise TrainingDivergedError(
+                _diverged_message(f"the loss became {loss} at epoch {epoch + 1}")
+            )
+        return loss
+
+    def _forward(self, model, x, training):
+        """Outputs of ``model`` for a batch of validated rows."""
+        return model(x, training=training)
 
     def _fit_extra(self, X, rng):
         """Learn what scoring needs besides the weights (GMM, noise)."""
@@ -242,9 +298,11 @@ class BaseDeepDetector(BaseEstimator):
         self._compiled = {"score": _compile(self._outlier_score, self.n_features_in_)}
 
     def _batches(self, n_samples):
-        """Row batches bounded by scikit-learn's ``working_memory``."""
+        """Row batches of at most ``_MAX_SCORING_ROWS`` rows, fewer when
+        scikit-learn's ``working_memory`` says so: the memory used while
+        scoring does not grow with the number of rows."""
         row_bytes = 8 * self._scoring_row_width()
-        chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_samples)
+        chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=min(n_samples, _MAX_SCORING_ROWS))
         return gen_batches(n_samples, max(1, chunk))
 
     def _scoring_row_width(self):

@@ -120,8 +120,8 @@ class BaseImageDetector(BaseDeepDetector):
         model.data_init(self._as_images(tf.constant(X[: self.batch_size])))
         return model
 
-    def _forward(self, model, x):
-        return model.log_prob(self._as_images(x), training=True)
+    def _forward(self, model, x, training):
+        return model.log_prob(self._as_images(x), training=training)
 
     def _loss(self, x, log_prob):
         """Negative log-likelihood per dimension (nats), so the scale of the

@@ -35,9 +35,15 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
     mutation_rate : float in [0, 1), default=0.2
         Probability that a value of a background training image is replaced
         by a different random value (Ren et al. used 0.1 to 0.3).
-    background_l2_weight : float, default=1e-4
-        L2 penalty of the background model, which keeps it from learning the
-        semantics the perturbation leaves behind (Ren et al. regularise it).
+    background_l2_weight : float, default=0.1
+        L2 penalty of the background model (on the loss in nats per
+        dimension, so its strength does not depend on the image size). It
+        keeps the background model from learning the semantics the
+        perturbation leaves behind, which would cancel the semantic model.
+        On digits (one class as inliers, the small configuration of
+        :class:`PixelCNNOutlierDetector`), a weight of 1e-4 left a
+        background model as good as the semantic one (ROC-AUC of the ratio
+        0.62-0.77), 1e-2 gave 0.98-1.00 and 0.1 gave 0.99-1.00.
     semantic_model, background_model : keras.Model or callable, default=None
         Custom likelihood models: any Keras model with
         ``log_prob(x, training=None, per_pixel=False)`` returning the
@@ -50,7 +56,13 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         Passes over the training images, for each of the two models.
     batch_size : int, default=64
         Images per training step.
-    learning_rate, optimizer, contamination, random_state, verbose
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the images and stop once their
+        loss has not improved for ``n_iter_no_change`` epochs, keeping the
+        best weights. Off by default, as in DAML, which trains a fixed
+        number of epochs.
+    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
+random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -61,6 +73,11 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         The background model.
     loss_curve_, background_loss_curve_ : list of float
         Mean training loss per epoch of each model.
+    validation_loss_curve_, background_validation_loss_curve_ : list of float or None
+        Held-out loss per epoch of each model (``None`` without early
+        stopping).
+    n_iter_ : int
+        Epochs run by the semantic model.
     image_shape_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`PixelCNNOutlierDetector`.
 
@@ -111,7 +128,7 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         use_weight_norm=True,
         use_data_init=True,
         mutation_rate=0.2,
-        background_l2_weight=1e-4,
+        background_l2_weight=0.1,
         semantic_model=None,
         background_model=None,
         epochs=20,
@@ -119,6 +136,10 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -144,6 +165,10 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 
@@ -174,7 +199,9 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         )
         if self.verbose:
             print("Background model:")
-        self.background_loss_curve_ = self._train(X_background, rng, self.background_model_)
+        self.background_loss_curve_, self.background_validation_loss_curve_ = self._train(
+            X_background, rng, self.background_model_
+        )
 
     def _log_ratio(self, x, per_pixel):
         images = self._as_images(x)

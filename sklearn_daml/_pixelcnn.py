@@ -61,7 +61,13 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         Passes over the training images.
     batch_size : int, default=64
         Images per training step.
-    learning_rate, optimizer, contamination, random_state, verbose
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the images and stop once their
+        loss has not improved for ``n_iter_no_change`` epochs, keeping the
+        best weights. Off by default, as in DAML, which trains a fixed
+        number of epochs.
+    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
+random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -70,7 +76,7 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         The trained Keras model.
     image_shape_ : tuple
         Shape of one image.
-    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``threshold_`` is a negative
         log-likelihood (or bits per dimension).
 
@@ -117,6 +123,10 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -139,6 +149,10 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 

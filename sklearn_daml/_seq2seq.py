@@ -69,6 +69,12 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     contamination : "auto" or float in (0, 0.5], default="auto"
         As in :class:`AEOutlierDetector` (``"auto"``: Tukey's fence on the
         training scores).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the windows and stop once their
+        loss has not improved for ``n_iter_no_change`` epochs, keeping the
+        best weights. Off by default, as in alibi-detect (fixed epochs).
+    validation_fraction, n_iter_no_change, tol
+        As in :class:`AEOutlierDetector`.
     random_state : int, RandomState instance or None, default=None
         Seeds weights and shuffling: the same value gives bit-identical
         scores on CPU.
@@ -83,7 +89,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Steps per window.
     n_channels_ : int
         Features per step.
-    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``n_features_in_`` counts the
         flattened window (``n_steps_ * n_channels_``).
 
@@ -128,6 +134,10 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -142,6 +152,10 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 
@@ -190,8 +204,8 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
             threshold = default_threshold_net(self.n_channels_, dtype=_DTYPE)
         return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
 
-    def _forward(self, model, x):
-        return model(self._as_sequences(x), training=True)
+    def _forward(self, model, x, training):
+        return model(self._as_sequences(x), training=training)
 
     def _loss(self, x, x_recon):
         return tf.reduce_mean(tf.square(self._as_sequences(x) - x_recon))

@@ -48,7 +48,8 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector
         variances); ``"mse"`` uses the plain mean squared error.
     samples : int, default=10
         Latent draws averaged per row when scoring.
-    epochs, batch_size, learning_rate, optimizer, contamination, random_state, verbose
+    epochs, batch_size, learning_rate, optimizer, contamination, early_stopping, \
+validation_fraction, n_iter_no_change, tol, random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -57,7 +58,7 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector
         The trained Keras model.
     noise_ : ndarray of shape (samples, latent_dim)
         Standard normal draws used for every scored row.
-    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
 
     See Also
@@ -101,6 +102,10 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -117,6 +122,10 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 

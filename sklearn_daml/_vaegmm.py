@@ -57,10 +57,14 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     samples : int, default=10
         Latent draws averaged per row when scoring.
     epochs : int, default=100
-        Passes over the training data.
+        Maximum number of passes over the training data.
     batch_size : int, default=256
         Rows per training step.
-    learning_rate, optimizer, contamination, random_state, verbose
+    early_stopping : bool, default=True
+        Stop once the loss of a held-out ``validation_fraction`` of the rows
+        stops improving (see :class:`AEOutlierDetector`).
+    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
+random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -71,7 +75,7 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         Standard normal draws used for every scored row.
     phi_, mu_, cov_, L_, log_det_cov_ : ndarray
         Fitted mixture parameters, as in :class:`AEGMMOutlierDetector`.
-    loss_curve_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEGMMOutlierDetector`.
 
     See Also
@@ -124,6 +128,10 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         verbose=0,
     ):
@@ -148,6 +156,10 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 

@@ -212,7 +212,49 @@ def test_verbose_prints_loss_per_epoch(detector, blobs, capsys):
     det = clone(detector).set_params(epochs=3, verbose=1).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
-    np.testing.assert_allclose([float(line.split("loss: ")[1]) for line in lines], det.loss_curve_, rtol=1e-5)
+    fields = [line.split(" - ") for line in lines]
+    np.testing.assert_allclose([float(f[1].split("loss: ")[1]) for f in fields], det.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        [float(f[2].split("val_loss: ")[1]) for f in fields], det.validation_loss_curve_, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_early_stopping_curves(detector, blobs):
+    X, _ = blobs
+    det = clone(detector).set_params(epochs=200, n_iter_no_change=3).fit(X)
+    assert det.n_iter_ == len(det.loss_curve_) == len(det.validation_loss_curve_)
+    curve = np.array(det.validation_loss_curve_)
+    tol = det.tol
+    # an epoch is stale when it does not beat every earlier epoch by tol;
+    # training stopped at the first run of 3 stale epochs
+    stale = [curve[e] >= curve[:e].min() - tol for e in range(1, len(curve))]
+    runs = [all(stale[e - 3 : e]) for e in range(3, len(stale) + 1)]
+    assert det.n_iter_ < 200
+    assert runs[-1] and not any(runs[:-1])
+    plain = clone(detector).set_params(epochs=4, early_stopping=False).fit(X)
+    assert plain.validation_loss_curve_ is None and plain.n_iter_ == 4
+
+
+def test_early_stopping_restores_the_best_weights(blobs):
+    X, _ = blobs
+    # a large learning rate makes the validation loss fluctuate
+    params = dict(learning_rate=0.05, tol=0.0, random_state=0)
+    stopped = AEOutlierDetector(epochs=200, n_iter_no_change=3, **params).fit(X)
+    best = int(np.argmin(stopped.validation_loss_curve_)) + 1
+    # the same split and shuffles, trained for exactly the best number of epochs
+    exact = AEOutlierDetector(epochs=best, n_iter_no_change=1000, **params).fit(X)
+    np.testing.assert_array_equal(stopped.score_samples(X), exact.score_samples(X))
+    assert stopped.n_iter_ > best
+
+
+def test_early_stopping_holds_out_rows():
+    # two rows: one trains, one validates
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    det = AEOutlierDetector(epochs=2, validation_fraction=0.01, random_state=0).fit(X)
+    assert len(det.validation_loss_curve_) == 2
+    with pytest.raises(ValueError, match="validation_fraction"):
+        AEOutlierDetector(validation_fraction=1.0).fit(X)
 
 
 def test_training_reduces_the_loss(blobs):

@@ -133,20 +133,7 @@ def digits_split(inlier_class=0, seed=0):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "cls",
-    [
-        PixelCNNOutlierDetector,
-        pytest.param(
-            LLROutlierDetector,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known shortfall (issue 4 open): with the small configuration the "
-                "background model learns the digits too; measured ROC-AUC 0.55-0.69",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("cls", [PixelCNNOutlierDetector, LLROutlierDetector])
 def test_digits_held_out_class_scores_higher(cls):
     train, X_test, y_test = digits_split()
     det = cls(**DIGITS_SMALL).fit(train)

@@ -1,0 +1,203 @@
+"""Detection quality against IsolationForest, in two protocols.
+
+Protocol U (as ADBench): stratified 70/30 split; ``StandardScaler`` fitted on
+the training rows; the detector is fitted on the training rows, outliers
+included (labels unused); ROC-AUC and average precision of
+``-score_samples`` on the test rows.
+
+Protocol D (the DAGMM paper, Zong et al. 2018): the inliers are split 50/50;
+the detector is fitted on one half (inliers only, min-max scaled on that
+half); the test set is the other half plus every outlier; the ``k`` highest
+outlier scores are flagged, with ``k`` the number of test outliers; the
+precision, recall and F1 of the outlier class are reported (with this ``k``
+the three are equal, as in the paper's tables).
+
+Every detector runs with its default settings and ``random_state=seed``.
+The tabular detectors are compared: ``Seq2SeqOutlierDetector`` needs
+sequences and the PixelCNN/LLR detectors need images on an integer grid, so
+a row of a standardized table is not an input they model.
+"""
+
+import time
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
+
+from . import data
+
+DETECTORS = {
+    "IsolationForest": lambda seed: IsolationForest(random_state=seed),
+    "AE": lambda seed: AEOutlierDetector(random_state=seed),
+    "VAE": lambda seed: VAEOutlierDetector(random_state=seed),
+    "AEGMM": lambda seed: AEGMMOutlierDetector(random_state=seed),
+    "VAEGMM": lambda seed: VAEGMMOutlierDetector(random_state=seed),
+}
+PROTOCOL_U = list(data.ADBENCH)
+PROTOCOL_D = ["kddcup", "thyroid", "arrhythmia"]
+# F1 of DAGMM in Zong et al. (2018), Table 2
+PAPER_F1 = {"kddcup": 0.9369, "thyroid": 0.4766, "arrhythmia": 0.4983}
+
+
+def _fit_score(make, seed, X_train, X_test):
+    """Fit a fresh detector, return (outlier scores of X_test, fit seconds, error)."""
+    detector = make(seed)
+    start = time.perf_counter()
+    try:
+        detector.fit(X_train)
+        scores = -detector.score_samples(X_test)
+    except Exception as exc:  # a failed run is a result, not a crash
+        return None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
+    return scores, time.perf_counter() - start, None
+
+
+def _record(scores, fit_seconds, error):
+    nonfinite = len(scores) if scores is None else int(np.sum(~np.isfinite(scores)))
+    return {"fit_seconds": fit_seconds, "nonfinite": nonfinite, "error": error}
+
+
+def protocol_u(X, y, seed, make):
+    X_train, X_test, _, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=seed
+    )
+    scaler = StandardScaler().fit(X_train)
+    scores, fit_seconds, error = _fit_score(
+        make, seed, scaler.transform(X_train), scaler.transform(X_test)
+    )
+    result = _record(scores, fit_seconds, error)
+    ok = result["nonfinite"] == 0
+    result["roc_auc"] = float(roc_auc_score(y_test, scores)) if ok else float("nan")
+    result["average_precision"] = float(average_precision_score(y_test, scores)) if ok else float("nan")
+    return result
+
+
+def protocol_d(X, y, seed, make):
+    inliers = np.random.RandomState(seed).permutation(np.flatnonzero(y == 0))
+    half = len(inliers) // 2
+    test = np.concatenate([inliers[half:], np.flatnonzero(y == 1)])
+    scaler = MinMaxScaler().fit(X[inliers[:half]])
+    scores, fit_seconds, error = _fit_score(
+        make, seed, scaler.transform(X[inliers[:half]]), scaler.transform(X[test])
+    )
+    result = _record(scores, fit_seconds, error)
+    if result["nonfinite"]:
+        result.update(precision=float("nan"), recall=float("nan"), f1=float("nan"))
+        return result
+    y_test = y[test]
+    k = int(y_test.sum())
+    flagged = np.argsort(-scores, kind="stable")[:k]
+    true_pos = int(y_test[flagged].sum())
+    precision = true_pos / k
+    recall = true_pos / int(y_test.sum())
+    f1 = 2 * precision * recall / (precision + recall) if true_pos else 0.0
+    result.update(precision=precision, recall=recall, f1=f1)
+    return result
+
+
+def _load(name, quick):
+    if name == "kddcup":
+        loaded = data.kddcup(scale=False)
+        if loaded is not None and quick:
+            # a stratified 20% of the file keeps the quick run short
+            X, y = loaded
+            keep = train_test_split(
+                np.arange(len(y)), train_size=0.2, stratify=y, random_state=0
+            )[0]
+            loaded = X[keep], y[keep]
+        return loaded
+    if name == "arrhythmia":
+        return data.arrhythmia()
+    return data.adbench(name)
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=float)
+    if np.any(np.isnan(values)):
+        return "failed"
+    return f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def _table(runs, datasets, metric, extra_rows=()):
+    names = list(DETECTORS)
+    lines = ["| data set | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for ds in datasets:
+        if ds not in runs:
+            continue
+        cells = [_mean_std([r[metric] for r in runs[ds][name]]) for name in names]
+        lines.append(f"| {ds} | " + " | ".join(cells) + " |")
+    for label, fn in extra_rows:
+        lines.append(f"| {label} | " + " | ".join(fn(name) for name in names) + " |")
+    return "\n".join(lines)
+
+
+def _run_protocol(protocol, datasets, seeds, quick):
+    runs = {}
+    for ds in datasets:
+        loaded = _load(ds, quick)
+        if loaded is None:
+            continue
+        X, y = loaded
+        runs[ds] = {}
+        for name, make in DETECTORS.items():
+            runs[ds][name] = []
+            for seed in seeds:
+                result = protocol(X, y, seed, make)
+                result["seed"] = seed
+                runs[ds][name].append(result)
+                metric = result.get("roc_auc", result.get("f1"))
+                note = f" ERROR {result['error']}" if result["error"] else ""
+                print(
+                    f"  {ds:12s} {name:16s} seed {seed}: {metric:.3f} "
+                    f"({result['fit_seconds']:.1f} s){note}",
+                    flush=True,
+                )
+    return runs
+
+
+def run(quick=False):
+    seeds = [0] if quick else [0, 1, 2]
+    start = time.perf_counter()
+    print(f"Protocol U ({len(seeds)} seed(s))", flush=True)
+    runs_u = _run_protocol(protocol_u, PROTOCOL_U, seeds, quick)
+    print(f"Protocol D ({len(seeds)} seed(s))", flush=True)
+    runs_d = _run_protocol(protocol_d, PROTOCOL_D, seeds, quick)
+    elapsed = time.perf_counter() - start
+
+    def mean_over(runs, metric):
+        def cell(name):
+            per_ds = [np.mean([r[metric] for r in runs[ds][name]]) for ds in runs]
+            return f"**{np.mean(per_ds):.3f}**" if per_ds else ""
+
+        return cell
+
+    def nonfinite(runs_list):
+        def cell(name):
+            return str(sum(r["nonfinite"] for runs in runs_list for ds in runs for r in runs[ds][name]))
+
+        return cell
+
+    fit_time = lambda name: f"{np.mean([r['fit_seconds'] for ds in runs_u for r in runs_u[ds][name]]):.1f}"  # noqa: E731
+    print(f"\n### Protocol U: ROC-AUC (mean ± std over seeds {seeds})\n")
+    print(_table(runs_u, PROTOCOL_U, "roc_auc", [
+        ("mean", mean_over(runs_u, "roc_auc")),
+        ("mean fit time (s)", fit_time),
+    ]))
+    print(f"\n### Protocol U: average precision\n")
+    print(_table(runs_u, PROTOCOL_U, "average_precision", [("mean", mean_over(runs_u, "average_precision"))]))
+    print(f"\n### Protocol D: F1 of the outlier class (= precision = recall)\n")
+    paper = lambda ds: f"{PAPER_F1[ds]:.3f}"  # noqa: E731
+    print(_table(runs_d, PROTOCOL_D, "f1"))
+    print("\nDAGMM paper: " + ", ".join(f"{ds} {paper(ds)}" for ds in PROTOCOL_D))
+    print(f"\nNon-finite scores, all runs: " + ", ".join(
+        f"{name} {nonfinite([runs_u, runs_d])(name)}" for name in DETECTORS))
+    print(f"Total time: {elapsed / 60:.1f} min")
+    return {"seeds": seeds, "protocol_u": runs_u, "protocol_d": runs_d, "seconds": elapsed}
