@@ -26,6 +26,7 @@ tf = import_tensorflow()
 import keras  # noqa: E402
 
 from .models.factory import dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
+from .models.features import EuclCosimFeatures  # noqa: E402
 from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_statistics  # noqa: E402
 from .models.losses import Elbo, elbo  # noqa: E402
 
@@ -502,7 +503,19 @@ class BaseGMMDetector(BaseAutoencoderDetector):
         "w_energy": [Interval(numbers.Real, 0, None, closed="left")],
         "w_cov_diag": [Interval(numbers.Real, 0, None, closed="left")],
         "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
+        "recon_scale": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
     }
+
+    def _recon_features(self, X):
+        """Reconstruction features with the reference norm ``recon_scale_``:
+        ``'auto'`` is the root mean square row norm of the training data."""
+        if self.recon_scale == "auto":
+            peak = np.max(np.abs(X))  # divide first: squares of huge rows overflow
+            rms = np.sqrt(np.mean(np.sum(np.square(X / peak), axis=1))) if peak > 0 else 0.0
+            self.recon_scale_ = float(peak * rms)
+        else:
+            self.recon_scale_ = float(self.recon_scale)
+        return EuclCosimFeatures(scale=self.recon_scale_)
 
     def _density_net(self, n_features):
         input_dim = self._resolved_latent_dim(n_features) + 2

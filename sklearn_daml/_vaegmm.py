@@ -44,6 +44,16 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     w_recon : float, default=1e-7
         Weight of the ELBO term (alibi-detect's default; the ELBO with
         ``cov_elbo=0.05`` is large, so this keeps the terms balanced).
+    recon_scale : "auto" or float >= 0, default="auto"
+        Reference norm of the relative reconstruction distance,
+        ``||x - x_hat|| / sqrt(min(||x||, ||x_hat||)**2 + recon_scale**2)``.
+        DAGMM's distance (``recon_scale=0``) assumes rows far from the
+        origin, as after min-max scaling; after ``StandardScaler`` the most
+        typical rows lie near the origin, where it explodes and marks them
+        as outliers. ``"auto"`` uses the root mean square norm of the
+        training rows: relative far out, absolute near the origin. On the
+        eight ADBench tables of the benchmark (standardized, seed 0) it
+        raised AEGMM's mean ROC-AUC from 0.79 to 0.82.
     w_energy : float, default=0.1
         Weight of the mean sample energy.
     w_cov_diag : float, default=0.005
@@ -75,6 +85,8 @@ random_state, verbose
         Standard normal draws used for every scored row.
     phi_, mu_, cov_, L_, log_det_cov_ : ndarray
         Fitted mixture parameters, as in :class:`AEGMMOutlierDetector`.
+    recon_scale_ : float
+        The reference norm used (``recon_scale`` resolved).
     loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEGMMOutlierDetector`.
 
@@ -120,6 +132,7 @@ random_state, verbose
         w_energy=0.1,
         w_cov_diag=0.005,
         cov_jitter=1e-6,
+        recon_scale="auto",
         beta=1.0,
         cov_elbo=0.05,
         samples=10,
@@ -148,6 +161,7 @@ random_state, verbose
         self.w_energy = w_energy
         self.w_cov_diag = w_cov_diag
         self.cov_jitter = cov_jitter
+        self.recon_scale = recon_scale
         self.beta = beta
         self.cov_elbo = cov_elbo
         self.samples = samples
@@ -169,7 +183,14 @@ random_state, verbose
         density = self._density_net(X.shape[1])
         latent_dim = self._resolved_latent_dim(X.shape[1])
         return VAEGMM(
-            encoder, decoder, density, self.n_gmm, latent_dim, beta=self.beta, dtype=_DTYPE
+            encoder,
+            decoder,
+            density,
+            self.n_gmm,
+            latent_dim,
+            beta=self.beta,
+            recon_features=self._recon_features(X),
+            dtype=_DTYPE,
         )
 
     def _loss(self, x, outputs):

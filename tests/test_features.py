@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from sklearn_daml.models import eucl_cosim_features
+from sklearn_daml.models import EuclCosimFeatures, eucl_cosim_features
 
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402  (after sklearn_daml: quiet import)
 
 
@@ -170,3 +171,44 @@ def test_keeps_dtype():
     assert np.asarray(out).dtype == np.float32
     out64 = eucl_cosim_features(x.astype(np.float64), 2 * x.astype(np.float64))
     assert np.asarray(out64).dtype == np.float64
+
+
+def test_scale_is_a_reference_norm(pair):
+    x, y = pair
+    scale = 1.7
+    out = np.asarray(EuclCosimFeatures(scale=scale)(x, y))
+    xf, yf = x.reshape(4, 6), y.reshape(4, 6)
+    nmin = np.minimum(np.linalg.norm(xf, axis=1), np.linalg.norm(yf, axis=1))
+    expected = np.linalg.norm(xf - yf, axis=1) / np.sqrt(nmin**2 + scale**2)
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-7)
+    np.testing.assert_allclose(out[:, 1], _reference(x, y)[:, 1], rtol=1e-10)
+    # scale 0 is DAGMM's distance, bit for bit
+    np.testing.assert_array_equal(
+        np.asarray(EuclCosimFeatures(scale=0.0)(x, y)), np.asarray(eucl_cosim_features(x, y))
+    )
+
+
+def test_scale_removes_the_origin_pitfall():
+    # the same small reconstruction error near the origin and far from it
+    x = np.array([[1e-3, 0.0], [10.0, 0.0]])
+    y = x + np.array([[0.0, 0.05], [0.0, 0.05]])
+    plain = np.asarray(eucl_cosim_features(x, y))[:, 0]
+    scaled = np.asarray(EuclCosimFeatures(scale=1.0)(x, y))[:, 0]
+    assert plain[0] > 40 * plain[1]  # DAGMM: the typical row looks abnormal
+    assert scaled[0] < 0.06 and scaled[0] > scaled[1]
+
+
+def test_feature_callable_round_trips_in_a_saved_model(tmp_path):
+    from sklearn_daml import AEGMMOutlierDetector
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    det = AEGMMOutlierDetector(epochs=2, random_state=0).fit(X)
+    expected_scale = np.sqrt(np.mean(np.sum(X**2, axis=1)))
+    np.testing.assert_allclose(det.recon_scale_, expected_scale, rtol=1e-12)
+    assert det.model_.recon_features.scale == det.recon_scale_
+    det.model_.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(restored.recon_features, EuclCosimFeatures)
+    assert restored.recon_features.get_config() == det.model_.recon_features.get_config()
+    fixed = AEGMMOutlierDetector(epochs=2, recon_scale=0.5, random_state=0).fit(X)
+    assert fixed.recon_scale_ == 0.5

@@ -6,7 +6,7 @@ import_tensorflow()
 
 from .autoencoder import AE, AEGMM, VAE, VAEGMM, Decoder, EncoderAE, EncoderVAE, Sampling  # noqa: E402
 from .factory import create_model, dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
-from .features import eucl_cosim_features  # noqa: E402
+from .features import EuclCosimFeatures, eucl_cosim_features  # noqa: E402
 from .gmm import (  # noqa: E402
     gmm_cov_penalty,
     gmm_energy,
@@ -43,6 +43,7 @@ __all__ = [
     "dense_decoder",
     "dense_encoder",
     "gmm_density_net",
+    "EuclCosimFeatures",
     "eucl_cosim_features",
     "gmm_cov_penalty",
     "gmm_energy",

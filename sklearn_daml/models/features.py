@@ -3,15 +3,17 @@
 import keras
 from keras import ops
 
-__all__ = ["eucl_cosim_features"]
+__all__ = ["EuclCosimFeatures", "eucl_cosim_features"]
 
 
 @keras.saving.register_keras_serializable(package="sklearn_daml")
-def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8):
+def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
     """Relative Euclidean distance and cosine similarity of two tensors.
 
     Rows are flattened first. The relative distance is
-    ``||x - y|| / (min(||x||, ||y||) + eps)`` clipped to ``[0, max_eucl]``;
+    ``||x - y|| / (sqrt(min(||x||, ||y||)**2 + scale**2) + eps)`` clipped to
+    ``[0, max_eucl]`` (with ``scale=0``, DAGMM's
+    ``||x - y|| / min(||x||, ||y||)``);
     the cosine similarity is the positive one, ``<x, y> / (||x|| ||y||)``
     (1 for identical directions; Keras' ``cosine_similarity`` loss is its
     negative). ``eps`` is a small positive number, so a row of zeros gives a
@@ -25,6 +27,13 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8):
         Upper clip of the relative Euclidean distance.
     eps : float, default=1e-8
         Added to denominators.
+    scale : float, default=0.0
+        Reference norm. DAGMM's relative distance assumes rows far from the
+        origin (min-max scaled data); on centred data the most typical rows
+        lie near the origin, where ``min(||x||, ||y||)`` vanishes and the
+        distance explodes. A ``scale`` of the order of a typical row norm
+        makes the distance relative for rows far out and absolute (in units
+        of ``scale``) near the origin.
 
     Returns
     -------
@@ -36,10 +45,58 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8):
     y = ops.reshape(y, (n, -1))
     norm_x = _safe_norm(x)
     norm_y = _safe_norm(y)
-    eucl = _safe_norm(x - y) / (ops.minimum(norm_x, norm_y) + eps)
+    norm_min = ops.minimum(norm_x, norm_y)
+    if scale:
+        norm_min = ops.sqrt(ops.square(norm_min) + scale**2)
+    eucl = _safe_norm(x - y) / (norm_min + eps)
     eucl = ops.clip(eucl, 0.0, max_eucl)
     cosim = ops.sum(x * y, axis=-1) / (norm_x * norm_y + eps)
     return ops.stack([eucl, cosim], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="sklearn_daml")
+class EuclCosimFeatures:
+    """:func:`eucl_cosim_features` with fixed arguments, as a serializable
+    callable (pass it as ``recon_features`` of ``AEGMM``/``VAEGMM``).
+
+    Parameters
+    ----------
+    scale : float, default=0.0
+        Reference norm of the relative distance (see
+        :func:`eucl_cosim_features`).
+    max_eucl : float, default=100.0
+        Upper clip of the relative distance.
+    eps : float, default=1e-8
+        Added to denominators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import EuclCosimFeatures
+    >>> x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> y = np.array([[0.0, 0.1], [3.0, 4.1]])
+    >>> np.round(np.asarray(EuclCosimFeatures(scale=1.0)(x, y)), 3)
+    array([[0.1 , 0.  ],
+           [0.02, 1.  ]])
+    """
+
+    def __init__(self, scale=0.0, max_eucl=100.0, eps=1e-8):
+        self.scale = float(scale)
+        self.max_eucl = float(max_eucl)
+        self.eps = float(eps)
+
+    def __call__(self, x, y):
+        return eucl_cosim_features(x, y, max_eucl=self.max_eucl, eps=self.eps, scale=self.scale)
+
+    def get_config(self):
+        return {"scale": self.scale, "max_eucl": self.max_eucl, "eps": self.eps}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"EuclCosimFeatures(scale={self.scale!r}, max_eucl={self.max_eucl!r}, eps={self.eps!r})"
 
 
 def _safe_norm(t):
