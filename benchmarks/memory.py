@@ -54,7 +54,7 @@ def _measure(path, n_rows):
 
 
 def run(quick=False):
-    rows = [20_000, 200_000] if quick else [200_000, 2_000_000]
+    rows = [20_000, 200_000] if quick else [200_000, 1_000_000, 2_000_000]
     X = np.random.RandomState(0).uniform(size=(5000, N_FEATURES))
     detectors = {
         "AE": AEOutlierDetector(epochs=2, random_state=0),

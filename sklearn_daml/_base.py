@@ -33,7 +33,7 @@ from .models.losses import Elbo, elbo  # noqa: E402
 _DTYPE = "float64"
 # rows per compiled scoring call: large enough that the per-call overhead is
 # negligible, small enough that the intermediate tensors stay in the tens of MB
-_MAX_SCORING_ROWS = 2**14
+_MAX_SCORING_ROWS = 2**13
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
@@ -314,11 +314,18 @@ class BaseDeepDetector(BaseEstimator):
         return 1
 
     def _map_batches(self, fn, X):
-        out = [np.asarray(fn(tf.constant(X[sl]))) for sl in self._batches(X.shape[0])]
-        return np.concatenate(out).astype(np.float64, copy=False)
+        """``fn`` over row batches, written into one preallocated array."""
+        out = None
+        for sl in self._batches(X.shape[0]):
+            batch = np.asarray(fn(tf.constant(X[sl])))
+            if out is None:
+                out = np.empty((X.shape[0],) + batch.shape[1:], dtype=np.float64)
+            out[sl] = batch
+        return out
 
     def _score_samples(self, X):
-        return -self._map_batches(self._compiled["score"], X)
+        scores = self._map_batches(self._compiled["score"], X)
+        return np.negative(scores, out=scores)
 
     def score_samples(self, X):
         """Normality score of each row (higher = more normal).
