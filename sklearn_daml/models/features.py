@@ -47,7 +47,8 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
     norm_y = _safe_norm(y)
     norm_min = ops.minimum(norm_x, norm_y)
     if scale:
-        norm_min = ops.sqrt(ops.square(norm_min) + scale**2)
+        # a product, not scale**2, which raises OverflowError for huge scales
+        norm_min = ops.sqrt(ops.square(norm_min) + float(scale) * float(scale))
     eucl = _safe_norm(x - y) / (norm_min + eps)
     eucl = ops.clip(eucl, 0.0, max_eucl)
     cosim = ops.sum(x * y, axis=-1) / (norm_x * norm_y + eps)
