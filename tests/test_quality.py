@@ -1,4 +1,12 @@
-"""Detection quality on real data with default settings (slow)."""
+"""Detection quality on real data with default settings (slow).
+
+ADBench protocol (as ``python -m benchmarks quality``, Protocol U): 70/30
+stratified split, ``StandardScaler`` fitted on the training rows, outliers
+kept in training, ROC-AUC of ``-score_samples`` on the test rows. Each
+threshold sits below every seed measured by the benchmark (see
+``benchmarks/README.md``) and far above chance: a regression in training,
+scoring or the defaults fails it.
+"""
 
 import numpy as np
 import pytest
@@ -10,13 +18,23 @@ from sklearn_daml import AEGMMOutlierDetector, VAEGMMOutlierDetector
 
 from .conftest import load_shared
 
+CASES = [
+    # detector, data set, threshold (benchmark seeds 0/1/2)
+    (AEGMMOutlierDetector, "38_thyroid.npz", 0.90),  # 0.964 / 0.955 / 0.934
+    # rows near the origin of standardized data: DAGMM's relative distance
+    # (recon_scale=0) gave 0.75 here (seed 0), the scale-aware one 0.91-0.96
+    (AEGMMOutlierDetector, "6_cardio.npz", 0.88),  # 0.911 / 0.961 / 0.932
+    (VAEGMMOutlierDetector, "28_pendigits.npz", 0.90),  # 0.931 / 0.939 / 0.931
+]
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("detector_cls", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
+@pytest.mark.parametrize(
+    "detector_cls, dataset, threshold", CASES, ids=[f"{c[0].__name__}-{c[1]}" for c in CASES]
+)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_gmm_detectors_on_thyroid(detector_cls, seed):
-    """ADBench protocol: 70/30 stratified split, outliers kept in training."""
-    data = load_shared("38_thyroid.npz")
+def test_default_gmm_detectors_on_adbench(detector_cls, dataset, threshold, seed):
+    data = load_shared(dataset)
     X_train, X_test, _, y_test = train_test_split(
         data["X"], data["y"], test_size=0.3, stratify=data["y"], random_state=seed
     )
@@ -24,4 +42,4 @@ def test_gmm_detectors_on_thyroid(detector_cls, seed):
     detector = detector_cls(random_state=seed).fit(scaler.transform(X_train))
     scores = detector.score_samples(scaler.transform(X_test))
     assert np.all(np.isfinite(scores))
-    assert roc_auc_score(y_test, -scores) >= 0.90
+    assert roc_auc_score(y_test, -scores) >= threshold
