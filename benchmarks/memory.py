@@ -73,8 +73,8 @@ def run(quick=False):
             results[name] = {}
             for n_rows in rows:
                 m = _measure(path, n_rows)
-                # the output array is allocated during the call; the input before it
-                growth = m["peak"] - max(m["before"], 0)
+                # the input is in "before"; the output is allocated during the call
+                growth = m["peak"] - m["before"]
                 beyond = growth - m["output"]
                 m.update(growth=growth, beyond_arrays=beyond)
                 results[name][n_rows] = m

@@ -96,10 +96,9 @@ def protocol_d(X, y, seed, make):
     k = int(y_test.sum())
     flagged = np.argsort(-scores, kind="stable")[:k]
     true_pos = int(y_test[flagged].sum())
-    precision = true_pos / k
-    recall = true_pos / int(y_test.sum())
-    f1 = 2 * precision * recall / (precision + recall) if true_pos else 0.0
-    result.update(precision=precision, recall=recall, f1=f1)
+    # k test rows flagged, k test outliers: precision = recall = F1
+    share = true_pos / k
+    result.update(precision=share, recall=share, f1=share)
     return result
 
 
