@@ -16,7 +16,7 @@ __all__ = ["create_model", "dense_encoder", "dense_decoder", "gmm_density_net"]
 
 
 def dense_encoder(input_dim, hidden_layer_sizes, output_dim, activation="tanh", dtype=None):
-    """Dense stack ``input_dim -> hidden... -> output_dim`` (linear output).
+    """Dense stack ``input_dim -> hidden_layer_sizes -> output_dim`` (linear output).
 
     With ``output_dim=None`` the stack ends at the last hidden layer (a VAE
     encoder, whose mean and log-variance heads follow).
@@ -31,7 +31,7 @@ def dense_encoder(input_dim, hidden_layer_sizes, output_dim, activation="tanh", 
 def dense_decoder(
     latent_dim, hidden_layer_sizes, output_dim, activation="tanh", output_activation=None, dtype=None
 ):
-    """Dense stack ``latent_dim -> hidden... -> output_dim``.
+    """Dense stack ``latent_dim -> reversed(hidden_layer_sizes) -> output_dim``.
 
     ``hidden_layer_sizes`` are given in encoder order; the decoder mirrors
     them. The output is unbounded unless ``output_activation`` says otherwise.

@@ -641,7 +641,7 @@ class PixelCNN(keras.Model):
         n : int
             Number of images.
         conditional_input : array, optional
-            Of shape (n, *conditional_shape), or one conditional_shape input
+            Of shape ``(n, *conditional_shape)``, or one ``conditional_shape`` input
             used for all images.
         seed : int or keras.random.SeedGenerator, optional
             Seed of the draws (None: from Keras' global seed).
