@@ -95,10 +95,13 @@ myst_heading_anchors = 3
 
 # -- the API listing covers every public object ----------------------------------
 PUBLIC_MODULES = ("sklearn_daml", "sklearn_daml.models", "sklearn_daml.timeseries")
+# Public objects whose docstring has no Examples section yet (each one is a to-do).
+NO_EXAMPLES_YET = {"sklearn_daml.TrainingDivergedError"}
 
 
 def _check_api_listing(app):
-    """Warn (an error under -W) for a public name missing from docs/api.rst."""
+    """Warn (an error under -W) for a public name missing from docs/api.rst, or
+    without an Examples section in its docstring."""
     import importlib
 
     from sphinx.util import logging
@@ -109,10 +112,15 @@ def _check_api_listing(app):
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
         for name in module.__all__:
-            if not name.startswith("__") and name not in listed:
+            if name.startswith("__"):  # __version__
+                continue
+            if name not in listed:
                 logger.warning(
                     f"{module_name}.{name} is public (__all__) but not listed in docs/api.rst"
                 )
+            doc = getattr(module, name).__doc__ or ""
+            if f"{module_name}.{name}" not in NO_EXAMPLES_YET and "Examples\n" not in doc:
+                logger.warning(f"{module_name}.{name}: the docstring has no Examples section")
 
 
 # numpydoc renders the type after "name : " as reStructuredText. Types written as

@@ -59,6 +59,14 @@ class EncoderAE(_NetsMixin, layers.Layer):
     ----------
     encoder_net : keras.Model
         Network mapping an input batch to its encoding.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from sklearn_daml.models import EncoderAE
+    >>> net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> tuple(EncoderAE(net)(np.zeros((3, 4), dtype="float32")).shape)
+    (3, 2)
     """
 
     _net_args = ("encoder_net",)
@@ -83,6 +91,16 @@ class Sampling(layers.Layer):
     ----------
     seed : int, default=None
         Seed of the noise.
+
+    Examples
+    --------
+    With ``epsilon`` given, ``z = mean + exp(log_var / 2) * epsilon`` exactly:
+
+    >>> import numpy as np
+    >>> from sklearn_daml.models import Sampling
+    >>> mean, log_var = np.zeros((2, 3)), np.zeros((2, 3))
+    >>> np.asarray(Sampling(seed=0)((mean, log_var), epsilon=np.ones((2, 3)))).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -114,6 +132,15 @@ class EncoderVAE(_NetsMixin, layers.Layer):
         Dimensionality of the latent space.
 
     Returns from ``call``: ``(z_mean, z_log_var, z)``.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from sklearn_daml.models import EncoderVAE
+    >>> net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> z_mean, z_log_var, z = EncoderVAE(net, latent_dim=2)(np.zeros((3, 4), dtype="float32"))
+    >>> tuple(z.shape)
+    (3, 2)
     """
 
     _net_args = ("encoder_net",)
@@ -144,6 +171,14 @@ class Decoder(_NetsMixin, layers.Layer):
     ----------
     decoder_net : keras.Model
         Network mapping an encoding to a reconstruction.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from sklearn_daml.models import Decoder
+    >>> net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> tuple(Decoder(net)(np.zeros((3, 2), dtype="float32")).shape)
+    (3, 4)
     """
 
     _net_args = ("decoder_net",)
@@ -204,6 +239,18 @@ class VAE(_NetsMixin, keras.Model):
         Dimensionality of the latent space.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE).
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from sklearn_daml.models import VAE
+    >>> enc = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> dec = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> vae = VAE(enc, dec, latent_dim=2)
+    >>> tuple(vae(np.zeros((3, 4), dtype="float32")).shape)
+    (3, 4)
+    >>> len(vae.losses)  # the KL term
+    1
     """
 
     _net_args = ("encoder_net", "decoder_net")
@@ -254,6 +301,19 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
     recon_features : callable, default=eucl_cosim_features
         ``f(x, x_recon) -> (n_samples, n_recon_features)``; register custom
         functions with Keras to keep the model serializable.
+
+    Examples
+    --------
+    The estimation network sees the encoding (1 value) and the two
+    reconstruction features:
+
+    >>> import numpy as np
+    >>> from sklearn_daml.models import AEGMM, dense_decoder, dense_encoder, gmm_density_net
+    >>> model = AEGMM(dense_encoder(4, (8,), 1), dense_decoder(1, (8,), 4),
+    ...               gmm_density_net(3, 10, n_gmm=2), n_gmm=2)
+    >>> x_recon, z, gamma = model(np.zeros((5, 4), dtype="float32"))
+    >>> tuple(z.shape), tuple(gamma.shape)
+    ((5, 3), (5, 2))
     """
 
     _net_args = ("encoder_net", "decoder_net", "gmm_density_net")
@@ -301,6 +361,16 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         Dimensionality of the latent space.
     beta : float, default=1.0
         Weight of the KL term.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import VAEGMM, dense_decoder, dense_encoder, gmm_density_net
+    >>> model = VAEGMM(dense_encoder(4, (8,), None), dense_decoder(1, (8,), 4),
+    ...                gmm_density_net(3, 10, n_gmm=2), n_gmm=2, latent_dim=1)
+    >>> x_recon, z, gamma = model(np.zeros((5, 4), dtype="float32"))
+    >>> tuple(z.shape), tuple(gamma.shape), len(model.losses)
+    ((5, 3), (5, 2), 1)
     """
 
     _net_args = ("encoder_net", "decoder_net", "gmm_density_net")

@@ -20,6 +20,12 @@ def dense_encoder(input_dim, hidden_layer_sizes, output_dim, activation="tanh", 
 
     With ``output_dim=None`` the stack ends at the last hidden layer (a VAE
     encoder, whose mean and log-variance heads follow).
+
+    Examples
+    --------
+    >>> from sklearn_daml.models import dense_encoder
+    >>> [layer.units for layer in dense_encoder(10, (16, 8), 2).layers]
+    [16, 8, 2]
     """
     stack = [keras.Input((input_dim,), dtype=dtype)]
     stack += [layers.Dense(w, activation=activation, dtype=dtype) for w in hidden_layer_sizes]
@@ -35,6 +41,12 @@ def dense_decoder(
 
     ``hidden_layer_sizes`` are given in encoder order; the decoder mirrors
     them. The output is unbounded unless ``output_activation`` says otherwise.
+
+    Examples
+    --------
+    >>> from sklearn_daml.models import dense_decoder
+    >>> [layer.units for layer in dense_decoder(2, (16, 8), 10).layers]
+    [8, 16, 10]
     """
     stack = [keras.Input((latent_dim,), dtype=dtype)]
     stack += [
@@ -45,7 +57,16 @@ def dense_decoder(
 
 
 def gmm_density_net(input_dim, hidden_size, n_gmm, activation="tanh", dropout=0.5, dtype=None):
-    """Estimation network ``input_dim -> hidden_size -> dropout -> softmax(n_gmm)``."""
+    """Estimation network ``input_dim -> hidden_size -> dropout -> softmax(n_gmm)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_density_net
+    >>> gamma = np.asarray(gmm_density_net(3, 10, n_gmm=4)(np.zeros((2, 3), dtype="float32")))
+    >>> gamma.shape, bool(np.allclose(gamma.sum(axis=1), 1.0))
+    ((2, 4), True)
+    """
     stack = [
         keras.Input((input_dim,), dtype=dtype),
         layers.Dense(hidden_size, activation=activation, dtype=dtype),

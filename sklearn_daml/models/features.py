@@ -39,6 +39,16 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
     -------
     features : tensor of shape (n_samples, 2)
         Column 0: relative Euclidean distance; column 1: cosine similarity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import eucl_cosim_features
+    >>> x = np.array([[3.0, 4.0], [1.0, 0.0]])
+    >>> y = np.array([[3.0, 4.5], [0.0, 1.0]])
+    >>> np.round(np.asarray(eucl_cosim_features(x, y)), 3)
+    array([[0.1  , 0.998],
+           [1.414, 0.   ]])
     """
     n = ops.shape(x)[0]
     x = ops.reshape(x, (n, -1))

@@ -50,6 +50,18 @@ def gmm_params(z, gamma, cov_jitter=1e-6):
         Lower Cholesky factors of ``cov + cov_jitter * I``.
     log_det_cov : tensor of shape (n_gmm,)
         ``log |cov + cov_jitter * I|``.
+
+    Examples
+    --------
+    Two components, each owning two rows:
+
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_params
+    >>> z = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> gamma = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> phi, mu, cov, L, log_det_cov = gmm_params(z, gamma)
+    >>> np.asarray(phi), np.asarray(mu).ravel(), np.asarray(cov).ravel()
+    (array([0.5, 0.5]), array([ 0.5, 10.5]), array([0.25, 0.25]))
     """
     n = ops.cast(ops.shape(z)[0], z.dtype)
     sum_gamma = ops.sum(gamma, axis=0)
@@ -79,6 +91,21 @@ def gmm_sufficient_statistics(z, gamma):
     sum_gamma_zz : tensor of shape (n_gmm, n_dims, n_dims)
         Sums over rows of ``gamma_ik``, ``gamma_ik z_i`` and
         ``gamma_ik z_i z_i^T``. Statistics of several batches add up.
+
+    Examples
+    --------
+    Statistics of two batches add up to those of the whole set:
+
+    >>> import numpy as np
+    >>> from sklearn_daml.models import (
+    ...     gmm_params, gmm_params_from_statistics, gmm_sufficient_statistics)
+    >>> rng = np.random.RandomState(0)
+    >>> z, gamma = rng.normal(size=(6, 2)), rng.dirichlet([1.0, 1.0], size=6)
+    >>> batches = [gmm_sufficient_statistics(z[:3], gamma[:3]),
+    ...            gmm_sufficient_statistics(z[3:], gamma[3:])]
+    >>> total = [a + b for a, b in zip(*batches)]
+    >>> bool(np.allclose(gmm_params_from_statistics(*total)[1], gmm_params(z, gamma)[1]))
+    True
     """
     n = ops.cast(ops.shape(z)[0], z.dtype)
     sum_gamma = ops.sum(gamma, axis=0)
@@ -97,6 +124,17 @@ def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitt
     -------
     phi, mu, cov, L, log_det_cov
         As in :func:`gmm_params`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_params_from_statistics, gmm_sufficient_statistics
+    >>> z = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> gamma = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> phi, mu, cov, L, log_det_cov = gmm_params_from_statistics(
+    ...     *gmm_sufficient_statistics(z, gamma))
+    >>> np.asarray(mu).ravel()
+    array([ 0.5, 10.5])
     """
     safe_sum = ops.maximum(sum_gamma, _EPS)
     phi = sum_gamma / n
@@ -125,6 +163,19 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     Returns
     -------
     energy : tensor of shape (n_samples,)
+
+    Examples
+    --------
+    A row between the two components has a much higher energy than a row at
+    a component's mean:
+
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_energy, gmm_params
+    >>> z = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> gamma = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> params = gmm_params(z, gamma)
+    >>> np.round(np.asarray(gmm_energy(np.array([[0.5], [5.5]]), *params)), 2)
+    array([ 0.92, 50.23])
     """
     del cov
     n_dims = ops.shape(z)[-1]
@@ -144,6 +195,13 @@ def gmm_cov_penalty(cov):
     """Sum of inverse covariance diagonals, ``sum_k sum_d 1 / cov_k[d, d]``.
 
     Penalises components that collapse onto a point (DAGMM's ``P(Sigma)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_cov_penalty
+    >>> float(gmm_cov_penalty(np.array([[[2.0, 0.0], [0.0, 4.0]]])))
+    0.75
     """
     diag = ops.diagonal(cov, axis1=-2, axis2=-1)
     return ops.sum(1.0 / ops.maximum(diag, _EPS))

@@ -110,6 +110,14 @@ class EncoderLSTM(layers.Layer):
     ------
     ValueError
         If ``latent_dim`` is not a positive even integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import EncoderLSTM
+    >>> sequence, (h, c) = EncoderLSTM(latent_dim=4)(np.zeros((2, 5, 1), dtype="float32"))
+    >>> tuple(sequence.shape), tuple(h.shape)
+    ((2, 5, 4), (2, 4))
     """
 
     def __init__(self, latent_dim, name="encoder_lstm", **kwargs):
@@ -164,6 +172,16 @@ class DecoderLSTM(layers.Layer):
     Returns from ``call(x, init_state)``: ``(output, hidden_sequence,
     [h, c])`` with shapes ``(n, seq_len, output_dim)``, ``(n, seq_len,
     latent_dim)`` and ``(n, latent_dim)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import DecoderLSTM
+    >>> state = [np.zeros((2, 4), dtype="float32")] * 2
+    >>> decoder = DecoderLSTM(latent_dim=4, output_dim=1)
+    >>> output, hidden, (h, c) = decoder(np.zeros((2, 5, 1), dtype="float32"), state)
+    >>> tuple(output.shape), tuple(hidden.shape)
+    ((2, 5, 1), (2, 5, 4))
     """
 
     def __init__(self, latent_dim, output_dim, output_activation=None, name="decoder_lstm", **kwargs):
