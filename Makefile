@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+EXAMPLES_STAMP := $(VENV)/.installed-examples
 DOCS_STAMP := $(VENV)/.installed-docs
 
 .PHONY: demo test test-fast docs clean
@@ -15,8 +16,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(PY) examples/quickstart.py
+$(EXAMPLES_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[examples]'
+	touch $(EXAMPLES_STAMP)
+
+# The quickstart of the gallery (examples/): prints the ROC-AUC table.
+demo: $(EXAMPLES_STAMP)
+	$(PY) examples/plot_quickstart.py
 
 test: $(STAMP)
 	$(PY) -m pytest

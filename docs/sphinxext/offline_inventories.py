@@ -8,8 +8,9 @@ that site's URL scheme. Links therefore point at the real online pages, and a
 reference to an object that the installed package does not have stays unresolved
 (and fails the nitpicky build).
 
-- scikit-learn: every name in the ``__all__`` of its public modules (and the public
-  methods of its classes), at ``modules/generated/<module>.<name>.html``.
+- scikit-learn: every name in the ``__all__`` of its public modules (or, for a module
+  without one, the public names it defines) and the public methods of its classes, at
+  ``modules/generated/<module>.<name>.html``.
 - NumPy: the callables and scalar types of the main namespace, the methods of
   ``ndarray``, and ``numpy.random``'s generators, at the pages NumPy generates for them.
 - Keras: keras.io is not built with Sphinx and publishes no inventory. The table
@@ -82,7 +83,13 @@ def _public_methods(cls):
 def sklearn_entries():
     import sklearn
 
+    for name in sklearn.__all__:  # get_config, show_versions...: documented at the top level
+        obj = getattr(sklearn, name, None)
+        defined_in = getattr(obj, "__module__", "") or ""
+        if callable(obj) and not inspect.ismodule(obj) and defined_in.startswith("sklearn._"):
+            yield f"sklearn.{name}", "function", f"modules/generated/sklearn.{name}.html#$"
     modules = [f"sklearn.{name}" for name in sklearn.__all__ if "." not in name]
+    modules.append("sklearn.base")
     utils = importlib.import_module("sklearn.utils")
     modules += [
         f"sklearn.utils.{info.name}"
@@ -100,7 +107,15 @@ def sklearn_entries():
             continue
         api_page = module_name if module_name.count(".") == 1 else "sklearn.utils"
         yield module_name, "module", f"api/{api_page}.html#module-$"
-        for name in getattr(module, "__all__", []):
+        names = getattr(module, "__all__", None)
+        if names is None:  # e.g. sklearn.base: the public names defined in the module
+            names = [
+                name
+                for name, obj in vars(module).items()
+                if not name.startswith("_")
+                and getattr(obj, "__module__", "").startswith(module_name)
+            ]
+        for name in names:
             try:
                 obj = getattr(module, name)
             except (AttributeError, ImportError):  # experimental names need an opt-in import

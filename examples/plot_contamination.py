@@ -1,0 +1,67 @@
+"""
+========================================
+Contamination and the decision threshold
+========================================
+
+A fitted detector turns scores into labels with one number, ``offset_``:
+``decision_function = score_samples - offset_`` and ``predict`` is -1 where
+that is negative. ``contamination`` decides how ``offset_`` is set from the
+training scores:
+
+- ``"auto"`` (the default): Tukey's fence ``Q1 - 1.5 * IQR`` of the training
+  scores. No share of outliers is assumed; rows far in the low tail are flagged.
+- a float in (0, 0.5]: that percentile of the training scores, so that this
+  share of the training rows is flagged (as for IsolationForest).
+
+``threshold_ = -offset_`` is the same threshold in the model's own units (here,
+the reconstruction error), for readers coming from alibi-detect.
+"""
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_daml import AEOutlierDetector
+
+X, target = load_breast_cancer(return_X_y=True)
+rng = np.random.RandomState(0)
+rows = np.r_[np.flatnonzero(target == 1),
+             rng.choice(np.flatnonzero(target == 0), 20, replace=False)]
+X = StandardScaler().fit_transform(X[rows])
+is_outlier = target[rows] == 0
+
+auto = AEOutlierDetector(random_state=0).fit(X)
+# The same seed gives the same network; only the offset differs.
+share = AEOutlierDetector(contamination=0.05, random_state=0).fit(X)
+for name, det in (("'auto'", auto), ("0.05", share)):
+    flagged = det.predict(X) == -1
+    print(f"contamination={name:<6}  offset_={det.offset_:8.3f}  threshold_={det.threshold_:7.3f}  "
+          f"flagged {flagged.sum():3d} rows, {np.sum(flagged & is_outlier)} of 20 outliers")
+
+# %%
+# Histogram of the training scores
+# --------------------------------
+# ``score_samples`` is higher for more normal rows (minus the reconstruction
+# error), so the outliers sit on the left, below the offsets.
+scores = auto.score_samples(X)
+bins = np.linspace(np.percentile(scores, 0.5), scores.max(), 50)
+fig, ax = plt.subplots(figsize=(8, 3.5))
+ax.hist(np.clip(scores[~is_outlier], bins[0], None), bins=bins, alpha=0.7, label="benign (inliers)")
+ax.hist(np.clip(scores[is_outlier], bins[0], None), bins=bins, alpha=0.7, label="malignant (outliers)")
+ax.axvline(auto.offset_, color="black", ls="--", label="offset_, contamination='auto'")
+ax.axvline(share.offset_, color="tab:red", ls=":", label="offset_, contamination=0.05")
+ax.set_xlabel("score_samples (higher = more normal; lowest values clipped into the first bin)")
+ax.set_ylabel("rows")
+ax.legend(loc="upper left")
+fig.tight_layout()
+
+# %%
+# Choosing a threshold after fitting
+# ----------------------------------
+# ``contamination`` only sets ``offset_``; the scores do not depend on it. To
+# flag a fixed number of rows, say the 10 least normal, rank
+# ``score_samples`` instead of calling ``predict``:
+least_normal = np.argsort(scores)[:10]
+print(f"the 10 least normal rows hold {is_outlier[least_normal].sum()} outliers")
