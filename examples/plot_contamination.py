@@ -13,8 +13,8 @@ training scores:
 - a float in (0, 0.5]: that percentile of the training scores, so that this
   share of the training rows is flagged (as for IsolationForest).
 
-``threshold_ = -offset_`` is the same threshold in the model's own units (here,
-the reconstruction error), for readers coming from alibi-detect.
+``threshold_ = -offset_`` is the same threshold in the units of the model's
+outlier score (``-score_samples``), for readers coming from alibi-detect.
 """
 
 # %%
@@ -43,17 +43,20 @@ for name, det in (("'auto'", auto), ("0.05", share)):
 # %%
 # Histogram of the training scores
 # --------------------------------
-# ``score_samples`` is higher for more normal rows (minus the reconstruction
-# error), so the outliers sit on the left, below the offsets.
+# ``score_samples`` is higher for more normal rows, so the outliers should sit
+# on the left, below the offsets. Malignant rows that the model reconstructs
+# as well as benign ones end up among the inliers, whatever the offset.
 scores = auto.score_samples(X)
 bins = np.linspace(np.percentile(scores, 0.5), scores.max(), 50)
 fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.hist(np.clip(scores[~is_outlier], bins[0], None), bins=bins, alpha=0.7, label="benign (inliers)")
-ax.hist(np.clip(scores[is_outlier], bins[0], None), bins=bins, alpha=0.7, label="malignant (outliers)")
+ax.hist(np.clip(scores[~is_outlier], bins[0], None), bins=bins, alpha=0.7, log=True,
+        label="benign (inliers)")
+ax.hist(np.clip(scores[is_outlier], bins[0], None), bins=bins, alpha=0.7, log=True,
+        label="malignant (outliers)")
 ax.axvline(auto.offset_, color="black", ls="--", label="offset_, contamination='auto'")
 ax.axvline(share.offset_, color="tab:red", ls=":", label="offset_, contamination=0.05")
 ax.set_xlabel("score_samples (higher = more normal; lowest values clipped into the first bin)")
-ax.set_ylabel("rows")
+ax.set_ylabel("rows (log scale)")
 ax.legend(loc="upper left")
 fig.tight_layout()
 

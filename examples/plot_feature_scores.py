@@ -3,16 +3,18 @@
 Per-feature scores: why is this row an outlier?
 ===============================================
 
-The outlier score of :class:`~sklearn_daml.AEOutlierDetector` is the mean
-squared reconstruction error of a row: a mean over features. Splitting it back
-into one error per feature shows which measurements the autoencoder could not
-reconstruct, and so what makes the row unusual. The fitted Keras model is
-``model_``; calling it on scaled rows gives their reconstructions.
+A detector gives one score per row. To see which measurements make a row
+unusual, replace one feature at a time by a typical value (the median of the
+training rows) and measure how much more normal the row becomes: a feature
+whose replacement raises ``score_samples`` a lot is one the model finds
+abnormal in that row. This uses only ``score_samples``, so it works for every
+detector and inside a pipeline.
 
 :class:`~sklearn_daml.Seq2SeqOutlierDetector`,
 :class:`~sklearn_daml.PixelCNNOutlierDetector` and
-:class:`~sklearn_daml.LLROutlierDetector` have a ``feature_score_samples``
-method that returns such scores per time step and feature, or per pixel.
+:class:`~sklearn_daml.LLROutlierDetector` also have a
+``feature_score_samples`` method that returns the model's own score of every
+time step and feature, or of every pixel.
 """
 
 # %%
@@ -31,36 +33,36 @@ rows = np.r_[np.flatnonzero(data.target == 1),
 X, is_outlier = data.data[rows], data.target[rows] == 0
 
 pipe = make_pipeline(StandardScaler(), AEOutlierDetector(random_state=0)).fit(X)
-scaler, detector = pipe[0], pipe[-1]
-
-# %%
-# Per-feature squared errors
-# --------------------------
-# Their mean over the features is the outlier score, ``-score_samples``.
-X_scaled = scaler.transform(X)
-errors = (X_scaled - np.asarray(detector.model_(X_scaled))) ** 2
-assert np.allclose(errors.mean(axis=1), -pipe.score_samples(X))
-
 scores = pipe.score_samples(X)
-worst = np.flatnonzero(is_outlier)[np.argmin(scores[is_outlier])]
-rank = int(np.sum(scores <= scores[worst]))
-print(f"least normal malignant row: {worst}, outlier score {errors[worst].mean():.2f}, "
-      f"rank {rank} of {len(X)} from the least normal")
 
 # %%
-# The least normal outlier against a typical inlier
-# -------------------------------------------------
-# Bars: the row's error per feature; dots: the median error of each feature
-# over the benign rows. The largest bars name the features that explain the
-# score.
-order = np.argsort(errors[worst])[::-1][:12]
-typical = np.median(errors[~is_outlier], axis=0)
+# The least normal outlier
+# ------------------------
+# The labels only pick a row to explain; the detector never saw them.
+row = np.flatnonzero(is_outlier)[np.argmin(scores[is_outlier])]
+rank = int(np.sum(scores <= scores[row]))
+print(f"row {row} (malignant): score_samples {scores[row]:.3f}, "
+      f"the {rank}. least normal of {len(X)} rows")
+
+# %%
+# One feature at a time set to the median
+# ---------------------------------------
+typical = np.median(X, axis=0)
+variants = np.repeat(X[[row]], X.shape[1], axis=0)
+variants[np.arange(X.shape[1]), np.arange(X.shape[1])] = typical
+gain = pipe.score_samples(variants) - scores[row]  # > 0: more normal without it
+
+order = np.argsort(gain)[::-1][:12]
 fig, ax = plt.subplots(figsize=(8, 4))
-ax.barh(np.arange(len(order)), errors[worst, order], color="tab:red", label="least normal malignant row")
-ax.plot(typical[order], np.arange(len(order)), "o", color="black", label="median, benign rows")
+ax.barh(np.arange(len(order)), gain[order], color="tab:red")
 ax.set_yticks(np.arange(len(order)), labels=data.feature_names[order])
 ax.invert_yaxis()
-ax.set_xscale("log")
-ax.set_xlabel("squared reconstruction error (standardised units)")
-ax.legend(loc="lower right")
+ax.set_xlabel("rise of score_samples when the feature is set to its median")
+ax.set_title(f"What makes row {row} an outlier (12 largest effects)")
 fig.tight_layout()
+
+# %%
+# Features whose replacement barely changes the score are not what the model
+# objects to. Correlated features (radius, perimeter and area here) share
+# their effect: replacing one of them leaves the others unusual, so look at
+# groups, not only at the top bar.

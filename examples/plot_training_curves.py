@@ -34,6 +34,11 @@ for name, det in detectors.items():
     print(f"{name:<40} n_iter_={det.n_iter_:4d}")
 
 # %%
+# A run whose ``n_iter_`` equals ``epochs`` stopped at the cap, not early: its
+# validation loss was still improving by more than ``tol``. Raise ``epochs``
+# (or ``tol``) if the curve has not flattened.
+
+# %%
 # Plot
 # ----
 # Without early stopping there is no validation curve
