@@ -36,13 +36,13 @@ pipe = make_pipeline(StandardScaler(), AEOutlierDetector(random_state=0)).fit(X)
 scores = pipe.score_samples(X)
 
 # %%
-# The least normal outlier
-# ------------------------
-# The labels only pick a row to explain; the detector never saw them.
-row = np.flatnonzero(is_outlier)[np.argmin(scores[is_outlier])]
-rank = int(np.sum(scores <= scores[row]))
-print(f"row {row} (malignant): score_samples {scores[row]:.3f}, "
-      f"the {rank}. least normal of {len(X)} rows")
+# The least normal row
+# --------------------
+# The row the detector finds least normal; the labels only say, afterwards,
+# whether it is one of the malignant rows.
+row = int(np.argmin(scores))
+kind = "malignant, an outlier" if is_outlier[row] else "benign"
+print(f"row {row} ({kind}): score_samples {scores[row]:.3f}")
 
 # %%
 # One feature at a time set to the median
@@ -54,15 +54,17 @@ gain = pipe.score_samples(variants) - scores[row]  # > 0: more normal without it
 
 order = np.argsort(gain)[::-1][:12]
 fig, ax = plt.subplots(figsize=(8, 4))
-ax.barh(np.arange(len(order)), gain[order], color="tab:red")
+ax.barh(np.arange(len(order)), gain[order],
+        color=np.where(gain[order] > 0, "tab:red", "tab:gray"))
 ax.set_yticks(np.arange(len(order)), labels=data.feature_names[order])
 ax.invert_yaxis()
 ax.set_xlabel("rise of score_samples when the feature is set to its median")
-ax.set_title(f"What makes row {row} an outlier (12 largest effects)")
+ax.set_title(f"Row {row}: effect of setting one feature to its median (12 largest)")
 fig.tight_layout()
 
 # %%
-# Features whose replacement barely changes the score are not what the model
-# objects to. Correlated features (radius, perimeter and area here) share
+# Red bars: features whose replacement makes the row more normal, the ones
+# that explain its score. Features whose replacement barely changes the score,
+# or lowers it (gray), are not what the model objects to. Correlated features (radius, perimeter and area here) share
 # their effect: replacing one of them leaves the others unusual, so look at
 # groups, not only at the top bar.
