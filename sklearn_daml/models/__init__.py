@@ -5,6 +5,7 @@ from .._tensorflow import import_tensorflow
 import_tensorflow()
 
 from .autoencoder import AE, AEGMM, VAE, VAEGMM, Decoder, EncoderAE, EncoderVAE, Sampling  # noqa: E402
+from .ensemble import EnsembleDense, ensemble_dense_stack  # noqa: E402
 from .factory import create_model, dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
 from .features import EuclCosimFeatures, eucl_cosim_features  # noqa: E402
 from .gmm import (  # noqa: E402
@@ -39,6 +40,8 @@ __all__ = [
     "EncoderAE",
     "EncoderVAE",
     "Sampling",
+    "EnsembleDense",
+    "ensemble_dense_stack",
     "create_model",
     "dense_decoder",
     "dense_encoder",

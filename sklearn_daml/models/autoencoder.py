@@ -6,9 +6,12 @@ to ``.keras`` files and pickle. Outputs of user networks are cast to the
 input's dtype, so a float32 network can sit inside a float64 model.
 """
 
+import functools
+
 import keras
 from keras import layers, ops
 
+from .ensemble import EnsembleDense
 from .features import eucl_cosim_features
 
 __all__ = ["EncoderAE", "EncoderVAE", "Decoder", "Sampling", "AE", "VAE", "AEGMM", "VAEGMM"]
@@ -130,6 +133,12 @@ class EncoderVAE(_NetsMixin, layers.Layer):
         Network mapping an input batch to hidden features.
     latent_dim : int
         Dimensionality of the latent space.
+    n_members : int, default=None
+        For a vectorized ensemble (:class:`EnsembleDense`) whose
+        ``encoder_net`` returns ``(n_samples, n_members, width)``: each member
+        gets its own mean and log-variance heads, and the outputs are
+        ``(n_samples, n_members, latent_dim)``. ``None``: one network, whose
+        output is flattened per row.
 
     Returns from ``call``: ``(z_mean, z_log_var, z)``.
 
@@ -145,22 +154,29 @@ class EncoderVAE(_NetsMixin, layers.Layer):
 
     _net_args = ("encoder_net",)
 
-    def __init__(self, encoder_net, latent_dim, name="encoder_vae", **kwargs):
+    def __init__(self, encoder_net, latent_dim, n_members=None, name="encoder_vae", **kwargs):
         super().__init__(name=name, **kwargs)
         self.encoder_net = encoder_net
         self.latent_dim = latent_dim
-        self.fc_mean = layers.Dense(latent_dim, dtype=self.dtype_policy, name="z_mean")
-        self.fc_log_var = layers.Dense(latent_dim, dtype=self.dtype_policy, name="z_log_var")
+        self.n_members = n_members
+        if n_members is None:
+            head = functools.partial(layers.Dense, latent_dim, dtype=self.dtype_policy)
+        else:
+            head = functools.partial(EnsembleDense, latent_dim, n_members, dtype=self.dtype_policy)
+        self.fc_mean = head(name="z_mean")
+        self.fc_log_var = head(name="z_log_var")
         self.sampling = Sampling(dtype=self.dtype_policy, name="sampling")
 
     def call(self, x, epsilon=None):
-        h = _flatten(ops.cast(self.encoder_net(x), x.dtype))
+        h = ops.cast(self.encoder_net(x), x.dtype)
+        if self.n_members is None:
+            h = _flatten(h)
         z_mean = self.fc_mean(h)
         z_log_var = self.fc_log_var(h)
         return z_mean, z_log_var, self.sampling((z_mean, z_log_var), epsilon=epsilon)
 
     def _plain_config(self):
-        return {"latent_dim": self.latent_dim}
+        return {"latent_dim": self.latent_dim, "n_members": self.n_members}
 
 
 @_serializable
@@ -239,6 +255,10 @@ class VAE(_NetsMixin, keras.Model):
         Dimensionality of the latent space.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE).
+    n_members : int, default=None
+        Number of members of a vectorized ensemble (see
+        :class:`EncoderVAE`); the decoder then maps
+        ``(n_samples, n_members, latent_dim)`` member by member.
 
     Examples
     --------
@@ -255,13 +275,16 @@ class VAE(_NetsMixin, keras.Model):
 
     _net_args = ("encoder_net", "decoder_net")
 
-    def __init__(self, encoder_net, decoder_net, latent_dim, beta=1.0, name="vae", **kwargs):
+    def __init__(
+        self, encoder_net, decoder_net, latent_dim, beta=1.0, n_members=None, name="vae", **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         self.encoder_net = encoder_net
         self.decoder_net = decoder_net
         self.latent_dim = latent_dim
         self.beta = beta
-        self.encoder = EncoderVAE(encoder_net, latent_dim, dtype=self.dtype_policy)
+        self.n_members = n_members
+        self.encoder = EncoderVAE(encoder_net, latent_dim, n_members, dtype=self.dtype_policy)
         self.decoder = Decoder(decoder_net, dtype=self.dtype_policy)
 
     def call(self, x, epsilon=None):
@@ -270,7 +293,7 @@ class VAE(_NetsMixin, keras.Model):
         return ops.cast(self.decoder(z), x.dtype)
 
     def _plain_config(self):
-        return {"latent_dim": self.latent_dim, "beta": self.beta}
+        return {"latent_dim": self.latent_dim, "beta": self.beta, "n_members": self.n_members}
 
 
 class _GMMModelMixin:

@@ -46,6 +46,27 @@ def elbo(y_true, y_pred, cov_full=None, cov_diag=None, sim=None):
     >>> float(elbo(y, y, sim=1.0))  # log(2 pi) for two unit-variance features
     1.8378...
     """
+    return ops.mean(gaussian_nll_rows(y_true, y_pred, cov_full, cov_diag, sim))
+
+
+def gaussian_nll_rows(y_true, y_pred, cov_full=None, cov_diag=None, sim=None):
+    """Per-row terms of :func:`elbo`: ``-log N(y_i; y_pred_i, Sigma)``.
+
+    Same arguments as :func:`elbo`, whose value is the mean of these. Robust
+    (trimmed) training needs them row by row.
+
+    Returns
+    -------
+    nll : tensor of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models.losses import gaussian_nll_rows
+    >>> y = np.zeros((2, 1))
+    >>> np.round(np.asarray(gaussian_nll_rows(y, np.array([[0.0], [1.0]]), sim=1.0)), 4)
+    array([0.9189, 1.4189])
+    """
     given = [c is not None for c in (cov_full, cov_diag, sim)]
     if sum(given) > 1:
         raise ValueError(
@@ -72,8 +93,7 @@ def elbo(y_true, y_pred, cov_full=None, cov_diag=None, sim=None):
         scale = 1.0 if sim is None else float(sim)
         quad = ops.sum(ops.square(diff), axis=-1) / scale**2
         log_det_half = n_features * math.log(scale)
-    nll = 0.5 * quad + log_det_half + n_features * half_log_2pi
-    return ops.mean(nll)
+    return 0.5 * quad + log_det_half + n_features * half_log_2pi
 
 
 def gmm_loss_terms(z, gamma, cov_jitter=1e-6):
