@@ -28,7 +28,7 @@ import keras  # noqa: E402
 from .models.factory import dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
 from .models.features import EuclCosimFeatures  # noqa: E402
 from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_statistics  # noqa: E402
-from .models.losses import Elbo, elbo  # noqa: E402
+from .models.losses import Elbo, elbo, gaussian_nll_rows  # noqa: E402
 
 _DTYPE = "float64"
 # rows per compiled scoring call: large enough that the per-call overhead is
@@ -88,6 +88,13 @@ def _compile(fn, n_features):
     """
     spec = tf.TensorSpec([None, n_features], tf.float64)
     return tf.function(functools.partial(fn), input_signature=[spec])
+
+
+def _improved(loss, best_loss, tol):
+    """Whether ``loss`` beats ``best_loss`` by at least ``tol`` relative to it."""
+    if not np.isfinite(best_loss):
+        return True
+    return loss < best_loss - tol * abs(best_loss)
 
 
 def _diverged_message(what):
@@ -203,9 +210,11 @@ class BaseDeepDetector(BaseEstimator):
         is used and no batch is tiny (the GMM statistics need rows). With
         ``early_stopping``, a random ``validation_fraction`` of the rows is
         held out, training stops once their loss (inference mode) has not
-        improved by at least ``tol`` for ``n_iter_no_change`` epochs, and
-        the weights of the epoch with the lowest validation loss are
-        restored.
+        improved on the best so far by at least ``tol`` times its magnitude
+        for ``n_iter_no_change`` epochs, and the weights of the epoch with
+        the lowest validation loss are restored. A relative tolerance means
+        the same for a mean squared error near 0.1 and an ELBO in the
+        hundreds.
 
         Returns ``(loss_curve, validation_loss_curve)``: the mean training
         loss of each epoch and, with early stopping, the validation loss of
@@ -245,7 +254,7 @@ class BaseDeepDetector(BaseEstimator):
                 message += f" - val_loss: {val_loss:.6g}"
                 if val_loss < best_loss:
                     best_weights = model.get_weights()
-                if val_loss < best_loss - self.tol:
+                if _improved(val_loss, best_loss, self.tol):
                     stale = 0
                 else:
                     stale += 1
@@ -435,7 +444,11 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         Builder callables are called as ``encoder_net(n_features, latent_dim)``
         and ``decoder_net(latent_dim, n_features)``. A variational encoder
         ends at its last hidden layer; the mean and log-variance heads follow.
+        Detectors with ``n_estimators`` get an ensemble of that many members
+        (``_ensemble.py``).
         """
+        if hasattr(self, "n_estimators"):
+            return self._ensemble_nets(n_features, _DTYPE, _instantiate_net, variational)
         hidden = self._resolved_hidden_sizes(n_features)
         latent_dim = self._resolved_latent_dim(n_features)
         if self.encoder_net is not None:
@@ -452,7 +465,11 @@ class BaseAutoencoderDetector(BaseDeepDetector):
     def _scoring_row_width(self):
         """Floats held per row while scoring (a generous estimate)."""
         hidden = self._resolved_hidden_sizes(self.n_features_in_)
-        return 4 * (2 * self.n_features_in_ + 2 * sum(hidden)) * self._n_score_samples()
+        width = 4 * (2 * self.n_features_in_ + 2 * sum(hidden))
+        return width * self._n_score_samples() * self._n_members()
+
+    def _n_members(self):
+        return 1
 
 
 class VariationalMixin:
@@ -473,6 +490,18 @@ class VariationalMixin:
             return tf.reduce_mean(tf.square(x - x_recon))
         return elbo(x, x_recon, **self._elbo.kwargs)
 
+    def _reconstruction_rows(self, x, x_recon):
+        """Reconstruction loss of each row and member, ``(n, n_members)``,
+        for ``x_recon`` of shape ``(n, n_members, n_features)``."""
+        n, n_members = tf.shape(x_recon)[0], tf.shape(x_recon)[1]
+        x_recon = tf.reshape(x_recon, [n * n_members, -1])
+        x = tf.reshape(tf.repeat(x, n_members, axis=0), tf.shape(x_recon))
+        if self._elbo is None:
+            rows = tf.reduce_mean(tf.square(x - x_recon), axis=-1)
+        else:
+            rows = gaussian_nll_rows(x, x_recon, **self._elbo.kwargs)
+        return tf.reshape(rows, [n, n_members])
+
     def _draw_noise(self, rng):
         latent_dim = self._resolved_latent_dim(self.n_features_in_)
         self.noise_ = rng.standard_normal((self.samples, latent_dim))
@@ -481,10 +510,13 @@ class VariationalMixin:
         return self.samples
 
     def _noisy_pass(self, x):
-        """Model outputs for ``samples`` copies of ``x``, stacked copy-major."""
+        """Model outputs for ``samples`` copies of ``x``, stacked copy-major;
+        every member of an ensemble sees the same noise."""
         n = tf.shape(x)[0]
         x_rep = tf.tile(x, [self.samples, 1])
         eps = tf.repeat(tf.constant(self.noise_, tf.float64), n, axis=0)
+        if getattr(self.model_, "n_members", None):
+            eps = eps[:, None, :]
         return n, x_rep, self.model_(x_rep, epsilon=eps)
 
     @staticmethod

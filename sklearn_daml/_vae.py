@@ -6,18 +6,24 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _DTYPE, BaseAutoencoderDetector, VariationalMixin, tf
+from ._ensemble import ENSEMBLE_CONSTRAINTS, ReconstructionEnsembleMixin
 from .models.autoencoder import VAE
 
 
-class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector):
-    """Variational autoencoder outlier detector.
+class VAEOutlierDetector(
+    OutlierMixin, ReconstructionEnsembleMixin, VariationalMixin, BaseAutoencoderDetector
+):
+    """Variational autoencoder ensemble outlier detector.
 
-    A VAE is trained with the ELBO (a Gaussian reconstruction term plus
-    ``beta`` times the KL divergence of the encoding from N(0, I)). The
-    outlier score of a row is its mean squared reconstruction error averaged
-    over ``samples`` latent draws; ``score_samples`` returns its negative.
-    The noise of those draws is fixed at fit, so a row's score does not
-    depend on the rest of the batch.
+    ``n_estimators`` VAEs, initialised independently, are trained at once
+    (stacked weights, one compiled step) with the ELBO (a Gaussian
+    reconstruction term plus ``beta`` times the KL divergence of the
+    encoding from N(0, I)). A row's squared reconstruction error in each
+    feature is averaged over ``samples`` latent draws, whose noise is fixed
+    at fit (so a row's score does not depend on the rest of the batch), and
+    the members' errors are normalised and combined as in
+    :class:`AEOutlierDetector`. ``score_samples`` returns the negative of
+    that outlier score.
 
     The high-energy-physics configuration (ML4Anomalies: LeakyReLU stacks,
     KL weight 1e-6 so reconstruction dominates, Adam at 5e-4, unbounded
@@ -27,6 +33,14 @@ class VAEOutlierDetector(OutlierMixin, VariationalMixin, BaseAutoencoderDetector
 
     Parameters
     ----------
+    n_estimators : int, default=10
+        Number of VAEs in the ensemble (see :class:`AEOutlierDetector`).
+    trim_fraction : float in [0, 1), default=0.1
+        Share of each training batch, the rows with the largest loss, left
+        out of each member's ELBO reconstruction term (trimmed loss), from the first epoch on.
+        Outliers among the training rows reconstruct worst, so the networks
+        do not learn to reconstruct them; the held-out rows of early stopping
+        are scored the same way. ``0`` is the plain mean.
     hidden_layer_sizes : array-like of int, default=None
         Encoder widths (the mean and log-variance heads follow the last
         one); the decoder mirrors them. ``None`` resolves at fit to
@@ -55,9 +69,12 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     Attributes
     ----------
     model_ : VAE
-        The trained Keras model.
+        The trained Keras model (an ensemble of ``n_estimators`` members).
     noise_ : ndarray of shape (samples, latent_dim)
-        Standard normal draws used for every scored row.
+        Standard normal draws used for every scored row (and every member).
+    feature_scale_, member_mean_, member_std_ : ndarray
+        Normalisation of the members' errors, as in
+        :class:`AEOutlierDetector`.
     loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
 
@@ -78,6 +95,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
 
     _parameter_constraints: dict = {
         **BaseAutoencoderDetector._parameter_constraints,
+        **ENSEMBLE_CONSTRAINTS,
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "cov_elbo": [
             Interval(numbers.Real, 0, None, closed="neither"),
@@ -89,6 +107,8 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     def __init__(
         self,
         *,
+        n_estimators=10,
+        trim_fraction=0.1,
         hidden_layer_sizes=None,
         latent_dim=None,
         activation="tanh",
@@ -105,10 +125,12 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         random_state=None,
         verbose=0,
     ):
+        self.n_estimators = n_estimators
+        self.trim_fraction = trim_fraction
         self.hidden_layer_sizes = hidden_layer_sizes
         self.latent_dim = latent_dim
         self.activation = activation
@@ -133,15 +155,19 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         self._fit_elbo(X)
         encoder, decoder = self._autoencoder_nets(X.shape[1], variational=True)
         latent_dim = self._resolved_latent_dim(X.shape[1])
-        return VAE(encoder, decoder, latent_dim, beta=self.beta, dtype=_DTYPE)
+        return VAE(
+            encoder, decoder, latent_dim, beta=self.beta, n_members=self.n_estimators,
+            dtype=_DTYPE,
+        )
 
     def _loss(self, x, x_recon):
-        return self._reconstruction_loss(x, x_recon)
+        return self._member_loss(self._reconstruction_rows(x, x_recon))
 
     def _fit_extra(self, X, rng):
         self._draw_noise(rng)
+        self._fit_member_scaling(X)
 
-    def _outlier_score(self, x):
+    def _feature_errors(self, x):
         n, x_rep, x_recon = self._noisy_pass(x)
-        errors = tf.reduce_mean(tf.square(x_rep - x_recon), axis=-1)
-        return self._mean_over_samples(errors, n)
+        errors = tf.square(x_rep[:, None, :] - x_recon)
+        return tf.reduce_mean(tf.reshape(errors, [self.samples, n, *errors.shape[1:]]), axis=0)

@@ -222,13 +222,15 @@ def test_verbose_prints_loss_per_epoch(detector, blobs, capsys):
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
 def test_early_stopping_curves(detector, blobs):
     X, _ = blobs
-    det = clone(detector).set_params(epochs=200, n_iter_no_change=3).fit(X)
+    det = clone(detector).set_params(epochs=200, n_iter_no_change=3, tol=1e-2).fit(X)
     assert det.n_iter_ == len(det.loss_curve_) == len(det.validation_loss_curve_)
     curve = np.array(det.validation_loss_curve_)
     tol = det.tol
-    # an epoch is stale when it does not beat every earlier epoch by tol;
-    # training stopped at the first run of 3 stale epochs
-    stale = [curve[e] >= curve[:e].min() - tol for e in range(1, len(curve))]
+    # an epoch is stale when it does not beat every earlier epoch by tol
+    # relative to the best; training stopped at the first run of 3 stale epochs
+    stale = [
+        curve[e] >= curve[:e].min() - tol * abs(curve[:e].min()) for e in range(1, len(curve))
+    ]
     runs = [all(stale[e - 3 : e]) for e in range(3, len(stale) + 1)]
     assert det.n_iter_ < 200
     assert runs[-1] and not any(runs[:-1])
@@ -291,9 +293,20 @@ def test_user_networks_model_is_cloned_and_callable_is_called(blobs):
     np.testing.assert_array_equal(cloned.fit(X).score_samples(X), det.score_samples(X))
     for before, after in zip(weights, encoder.get_weights()):
         np.testing.assert_array_equal(before, after)
-    det2 = AEOutlierDetector(encoder_net=_encoder, latent_dim=2, epochs=3, random_state=0).fit(X)
-    assert det2.model_.encoder_net.output_shape == (None, 2)
+    calls = []
+
+    def counting_encoder(n_features, latent_dim):
+        calls.append((n_features, latent_dim))
+        return _encoder(n_features, latent_dim)
+
+    det2 = AEOutlierDetector(
+        encoder_net=counting_encoder, latent_dim=2, n_estimators=3, epochs=3, random_state=0
+    ).fit(X)
+    # one fresh network per member, side by side in the ensemble
+    assert calls == [(4, 2)] * 3
+    assert det2.model_.encoder_net.output_shape == (None, 3, 2)
     assert np.all(np.isfinite(det2.score_samples(X)))
+    det2 = AEOutlierDetector(encoder_net=_encoder, latent_dim=2, epochs=3, random_state=0).fit(X)
     assert clone(det2).get_params()["encoder_net"] is _encoder
 
 

@@ -1,0 +1,176 @@
+"""Ensembles of reconstruction detectors: ``n_estimators`` members in one model.
+
+A single autoencoder's scores move with its random initialisation by several
+hundredths of ROC-AUC from seed to seed. Averaging the standardized scores of
+independently initialised members removes most of that variance (RandNet,
+Chen et al., SDM 2017). The members' weights are stacked
+(:class:`~sklearn_daml.models.EnsembleDense`), so one compiled step trains
+them all, and a row's score is computed for every member at once.
+
+Two normalisations, both fitted on the training rows after training, make
+the members' errors comparable and combinable:
+
+* per feature: each member's squared error in feature ``j`` is divided by
+  that member's mean squared error in feature ``j`` over the training rows,
+  so a feature the network reconstructs poorly everywhere (a noisy column)
+  does not drown a feature where a row departs from what the network
+  reconstructs well;
+* per member: each member's mean normalised error is standardized by its mean
+  and standard deviation over the training rows before the members are
+  averaged, as RandNet does.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+from sklearn.utils._param_validation import Interval
+
+from ._tensorflow import import_tensorflow
+from .models.ensemble import ensemble_dense_stack
+
+tf = import_tensorflow()
+
+# floors of the fitted scales, relative to their typical size: a feature (or a
+# member) with a zero training error must not make a finite row's score infinite
+_RELATIVE_FLOOR = 1e-6
+
+ENSEMBLE_CONSTRAINTS = {
+    "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+    "trim_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+}
+
+
+def trimmed_mean(row_losses, fraction):
+    """Mean of each column over the rows, leaving out its largest values.
+
+    Of ``n`` rows, the ``floor(fraction * n)`` with the largest loss in a
+    column do not count (ties with the largest kept value are kept), so the
+    gradient of a batch never comes from the rows the network reconstructs
+    worst: with outliers in the training data, those are mostly the
+    outliers, which the network should not learn to reconstruct.
+
+    Parameters
+    ----------
+    row_losses : tensor of shape (n_samples, n_members)
+    fraction : float in [0, 1)
+
+    Returns
+    -------
+    tensor of shape (n_members,)
+    """
+    if fraction == 0:
+        return tf.reduce_mean(row_losses, axis=0)
+    n = tf.shape(row_losses)[0]
+    n_drop = tf.cast(tf.math.floor(fraction * tf.cast(n, tf.float64)), tf.int32)
+    kth = tf.sort(row_losses, axis=0)[tf.maximum(n - n_drop, 1) - 1]
+    keep = tf.cast(row_losses <= kth, row_losses.dtype)
+    return tf.reduce_sum(row_losses * keep, axis=0) / tf.reduce_sum(keep, axis=0)
+
+
+def _member_encoder(nets, n_features, dtype):
+    """User encoders as one ensemble: ``(n, n_features) -> (n, members, width)``."""
+    inputs = keras.Input((n_features,), dtype=dtype)
+    encoded = [keras.layers.Flatten(dtype=dtype)(net(inputs)) for net in nets]
+    return keras.Model(inputs, ops.stack(encoded, axis=1), name="encoder_net")
+
+
+def _member_decoder(nets, latent_dim, dtype):
+    """User decoders as one ensemble: member ``m`` reads latent slice ``m``."""
+    latent = keras.Input((len(nets), latent_dim), dtype=dtype)
+    decoded = [net(latent[:, m]) for m, net in enumerate(nets)]
+    return keras.Model(latent, ops.stack(decoded, axis=1), name="decoder_net")
+
+
+class ReconstructionEnsembleMixin:
+    """``n_estimators`` vectorized members and their combined score.
+
+    A detector using it implements ``_feature_errors(x)``: the squared
+    reconstruction error of every member and feature, ``(n, n_members,
+    n_features)``. Its outlier score is then the mean over members of the
+    standardized, per-feature-normalised errors (see the module docstring);
+    the fitted attributes are ``feature_scale_``, ``member_mean_`` and
+    ``member_std_``.
+    """
+
+    def _ensemble_nets(self, n_features, dtype, instantiate, variational=False):
+        """Encoder and decoder of ``n_estimators`` members.
+
+        The default stacks are vectorized. A user's network (``encoder_net``
+        or ``decoder_net``) is instantiated once per member (fresh weights)
+        and the copies run side by side in the same compiled step.
+        """
+        hidden = self._resolved_hidden_sizes(n_features)
+        latent_dim = self._resolved_latent_dim(n_features)
+        n_members = self.n_estimators
+        if self.encoder_net is not None:
+            nets = [instantiate(self.encoder_net, n_features, latent_dim) for _ in range(n_members)]
+            encoder = _member_encoder(nets, n_features, dtype)
+        else:
+            widths = list(hidden) if variational else list(hidden) + [latent_dim]
+            last_activation = self.activation if variational else None
+            encoder = ensemble_dense_stack(
+                n_features, widths, n_members, self.activation, last_activation, dtype=dtype,
+                name="encoder_net",
+            )
+        if self.decoder_net is not None:
+            nets = [instantiate(self.decoder_net, latent_dim, n_features) for _ in range(n_members)]
+            decoder = _member_decoder(nets, latent_dim, dtype)
+        else:
+            decoder = ensemble_dense_stack(
+                latent_dim, list(reversed(hidden)) + [n_features], n_members, self.activation,
+                shared_input=False, dtype=dtype, name="decoder_net",
+            )
+        return encoder, decoder
+
+    def _fit_member_scaling(self, X):
+        """``feature_scale_``, ``member_mean_`` and ``member_std_`` from the
+        training rows, in two batched passes (no ``(n, members, features)``
+        array is ever held for the whole data)."""
+        sums = self._compiled_sum(lambda x: tf.reduce_sum(self._feature_errors(x), axis=0), X)
+        scale = sums / X.shape[0]
+        self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
+        scale_t = tf.constant(self.feature_scale_)
+
+        def member_moments(x):
+            s = tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
+            return tf.stack([tf.reduce_sum(s, axis=0), tf.reduce_sum(tf.square(s), axis=0)])
+
+        first, second = self._compiled_sum(member_moments, X) / X.shape[0]
+        self.member_mean_ = first
+        std = np.sqrt(np.maximum(second - np.square(first), 0.0))
+        self.member_std_ = _floored(std, np.maximum(first, np.finfo(np.float64).tiny))
+
+    def _compiled_sum(self, fn, X):
+        """Sum of ``fn`` over the row batches of ``X`` (float64)."""
+        compiled = _compile(fn, X.shape[1])
+        total = None
+        for sl in self._batches(X.shape[0]):
+            value = compiled(tf.constant(X[sl])).numpy()
+            total = value if total is None else total + value
+        return total
+
+    def _member_loss(self, row_losses):
+        """Training loss from the ``(n, n_members)`` row losses of a batch:
+        the trimmed mean of each member (``trim_fraction``), averaged over
+        the members (so each member's gradient is its own loss's)."""
+        return tf.reduce_mean(trimmed_mean(row_losses, self.trim_fraction))
+
+    def _outlier_score(self, x):
+        normalised = tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=-1)
+        return tf.reduce_mean((normalised - self.member_mean_) / self.member_std_, axis=-1)
+
+    def _n_members(self):
+        return self.n_estimators
+
+
+def _compile(fn, n_features):
+    # deferred: _base imports the detectors' shared pieces, not the reverse
+    from ._base import _compile as compile_batch_fn
+
+    return compile_batch_fn(fn, n_features)
+
+
+def _floored(values, typical):
+    return np.maximum(values, _RELATIVE_FLOOR * typical)
