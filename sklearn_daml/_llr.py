@@ -139,7 +139,7 @@ random_state, verbose
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         random_state=None,
         verbose=0,
     ):
