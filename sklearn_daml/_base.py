@@ -43,7 +43,23 @@ _OPTIMIZERS = {
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Training produced a non-finite loss or non-finite fitted parameters."""
+    """Training produced a non-finite loss or non-finite fitted parameters.
+
+    Raised by ``fit`` instead of returning a detector whose scores would be
+    NaN; the message names the remedies (scaling the input, a lower
+    ``learning_rate``, a larger ``batch_size``, a larger ``cov_jitter``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml import AEOutlierDetector, TrainingDivergedError
+    >>> X = np.random.RandomState(0).normal(size=(50, 3)) * 1e160  # squares overflow
+    >>> try:
+    ...     AEOutlierDetector(n_estimators=1, epochs=1).fit(X)
+    ... except TrainingDivergedError as exc:
+    ...     print(str(exc)[:32])
+    Training diverged: the loss beca
+    """
 
 
 def _instantiate_net(net, *args):
