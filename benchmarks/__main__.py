@@ -21,8 +21,16 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("which", choices=list(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="fewer seeds, less data, fewer epochs")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="DATASET:DETECTOR",
+        help="quality, Protocol D: leave out one detector on one data set (repeatable)",
+    )
     args = parser.parse_args()
-    results = BENCHMARKS[args.which](quick=args.quick)
+    kwargs = {"exclude": tuple(args.exclude)} if args.which == "quality" else {}
+    results = BENCHMARKS[args.which](quick=args.quick, **kwargs)
     results["machine"] = {
         "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),

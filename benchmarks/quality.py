@@ -128,6 +128,8 @@ def protocol_u_clean(X, y, seed, make):
 
 def _mean_std(values):
     values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return "not run"
     if np.any(np.isnan(values)):
         return "failed"
     return f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values[0]:.3f}"
@@ -146,7 +148,7 @@ def _table(runs, datasets, metric, extra_rows=()):
     return "\n".join(lines)
 
 
-def _run_protocol(protocol, datasets, seeds, quick):
+def _run_protocol(protocol, datasets, seeds, quick, exclude=()):
     runs = {}
     for ds in datasets:
         loaded = _load(ds, quick)
@@ -156,6 +158,9 @@ def _run_protocol(protocol, datasets, seeds, quick):
         runs[ds] = {}
         for name, make in DETECTORS.items():
             runs[ds][name] = []
+            if f"{ds}:{name}" in exclude:
+                print(f"  {ds:12s} {name:16s} not run (--exclude)", flush=True)
+                continue
             for seed in seeds:
                 result = protocol(X, y, seed, make)
                 result["seed"] = seed
@@ -170,7 +175,7 @@ def _run_protocol(protocol, datasets, seeds, quick):
     return runs
 
 
-def run(quick=False):
+def run(quick=False, exclude=()):
     seeds = [0] if quick else [0, 1, 2]
     start = time.perf_counter()
     print(f"Protocol U ({len(seeds)} seed(s))", flush=True)
@@ -178,7 +183,7 @@ def run(quick=False):
     print(f"Protocol U, clean regime ({len(seeds)} seed(s))", flush=True)
     runs_c = _run_protocol(protocol_u_clean, PROTOCOL_U, seeds, quick)
     print(f"Protocol D ({len(seeds)} seed(s))", flush=True)
-    runs_d = _run_protocol(protocol_d, PROTOCOL_D, seeds, quick)
+    runs_d = _run_protocol(protocol_d, PROTOCOL_D, seeds, quick, exclude)
     elapsed = time.perf_counter() - start
 
     def mean_over(runs, metric):

@@ -22,12 +22,14 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
 
     Parameters
     ----------
-    n_estimators : int, default=10
+    n_estimators : int, default=5
         Number of autoencoders in the ensemble. Averaging members removes
         most of the seed-to-seed variance of a single network (RandNet, Chen
         et al. 2017). ``n_estimators=1`` is a single autoencoder, still with
-        the per-feature normalisation of its errors. Measured effects are in
-        ``benchmarks/README.md``.
+        the per-feature normalisation of its errors. Training and scoring
+        cost grow linearly with it on large, wide tables (the step is
+        compute bound there) and much less on small ones (overhead bound).
+        Measured effects are in ``benchmarks/README.md``.
     trim_fraction : float in [0, 1), default=0.1
         Share of each training batch, the rows with the largest loss, left
         out of each member's loss (trimmed loss), from the first epoch on.
@@ -140,7 +142,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     def __init__(
         self,
         *,
-        n_estimators=10,
+        n_estimators=5,
         trim_fraction=0.1,
         hidden_layer_sizes=None,
         latent_dim=None,

@@ -33,7 +33,7 @@ class VAEOutlierDetector(
 
     Parameters
     ----------
-    n_estimators : int, default=10
+    n_estimators : int, default=5
         Number of VAEs in the ensemble (see :class:`AEOutlierDetector`).
     trim_fraction : float in [0, 1), default=0.1
         Share of each training batch, the rows with the largest loss, left
@@ -107,7 +107,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     def __init__(
         self,
         *,
-        n_estimators=10,
+        n_estimators=5,
         trim_fraction=0.1,
         hidden_layer_sizes=None,
         latent_dim=None,
