@@ -14,16 +14,24 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_daml import AEGMMOutlierDetector, VAEGMMOutlierDetector
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
 
 from .conftest import load_shared
 
 CASES = [
     # detector, data set, threshold (benchmark seeds 0/1/2)
-    (AEGMMOutlierDetector, "38_thyroid.npz", 0.90),  # 0.964 / 0.955 / 0.934
+    # the ensembles with the trimmed loss; a single AE gave about 0.86 here
+    (AEOutlierDetector, "38_thyroid.npz", 0.93),  # 0.967 / 0.954 / 0.955
+    (VAEOutlierDetector, "38_thyroid.npz", 0.93),  # 0.958 / 0.951 / 0.952
+    (AEGMMOutlierDetector, "38_thyroid.npz", 0.90),  # 0.964 / 0.954 / 0.934
     # rows near the origin of standardized data: DAGMM's relative distance
     # (recon_scale=0) gave 0.75 here (seed 0), the scale-aware one 0.91-0.96
-    (AEGMMOutlierDetector, "6_cardio.npz", 0.88),  # 0.911 / 0.961 / 0.932
+    (AEGMMOutlierDetector, "6_cardio.npz", 0.88),  # 0.911 / 0.946 / 0.920
     (VAEGMMOutlierDetector, "28_pendigits.npz", 0.90),  # 0.931 / 0.939 / 0.931
 ]
 
