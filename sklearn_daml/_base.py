@@ -318,6 +318,17 @@ class BaseDeepDetector(BaseEstimator):
     def _fit_extra(self, X, rng):
         """Learn what scoring needs besides the weights (GMM, noise)."""
 
+    def _sum_over_batches(self, fn, X):
+        """Sum over the row batches of ``X`` of the compiled ``fn`` (a tensor
+        or a tuple of tensors), accumulated in NumPy float64: statistics of
+        the whole training set without holding per-row results for it."""
+        compiled = _compile(fn, X.shape[1])
+        total = None
+        for sl in self._batches(X.shape[0]):
+            value = [t.numpy() for t in tf.nest.flatten(compiled(tf.constant(X[sl])))]
+            total = value if total is None else [a + b for a, b in zip(total, value)]
+        return total
+
     # ------------------------------------------------------------- scoring
     def _compile_scorer(self):
         """Compiled scoring functions, rebuilt after unpickling (not pickled)."""
@@ -460,11 +471,7 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         Builder callables are called as ``encoder_net(n_features, latent_dim)``
         and ``decoder_net(latent_dim, n_features)``. A variational encoder
         ends at its last hidden layer; the mean and log-variance heads follow.
-        Detectors with ``n_estimators`` get an ensemble of that many members
-        (``_ensemble.py``).
         """
-        if hasattr(self, "n_estimators"):
-            return self._ensemble_nets(n_features, _DTYPE, _instantiate_net, variational)
         hidden = self._resolved_hidden_sizes(n_features)
         latent_dim = self._resolved_latent_dim(n_features)
         if self.encoder_net is not None:
@@ -589,12 +596,7 @@ class BaseGMMDetector(BaseAutoencoderDetector):
             z, gamma = self._gmm_pass(x)
             return gmm_sufficient_statistics(z, gamma)
 
-        statistics = _compile(statistics, X.shape[1])
-
-        totals = None
-        for sl in self._batches(X.shape[0]):
-            stats = [t.numpy() for t in statistics(tf.constant(X[sl]))]
-            totals = stats if totals is None else [a + b for a, b in zip(totals, stats)]
+        totals = self._sum_over_batches(statistics, X)
         try:
             params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
         except tf.errors.InvalidArgumentError as exc:

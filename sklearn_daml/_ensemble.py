@@ -27,10 +27,8 @@ import numpy as np
 from keras import ops
 from sklearn.utils._param_validation import Interval
 
-from ._tensorflow import import_tensorflow
+from ._base import _DTYPE, _instantiate_net, tf
 from .models.ensemble import ensemble_dense_stack
-
-tf = import_tensorflow()
 
 # floors of the fitted scales, relative to their typical size: a feature (or a
 # member) with a zero training error must not make a finite row's score infinite
@@ -94,7 +92,7 @@ class ReconstructionEnsembleMixin:
     ``member_std_``.
     """
 
-    def _ensemble_nets(self, n_features, dtype, instantiate, variational=False):
+    def _autoencoder_nets(self, n_features, variational=False):
         """Encoder and decoder of ``n_estimators`` members.
 
         The default stacks are vectorized. A user's network (``encoder_net``
@@ -105,22 +103,26 @@ class ReconstructionEnsembleMixin:
         latent_dim = self._resolved_latent_dim(n_features)
         n_members = self.n_estimators
         if self.encoder_net is not None:
-            nets = [instantiate(self.encoder_net, n_features, latent_dim) for _ in range(n_members)]
-            encoder = _member_encoder(nets, n_features, dtype)
+            nets = [
+                _instantiate_net(self.encoder_net, n_features, latent_dim) for _ in range(n_members)
+            ]
+            encoder = _member_encoder(nets, n_features, _DTYPE)
         else:
             widths = list(hidden) if variational else list(hidden) + [latent_dim]
             last_activation = self.activation if variational else None
             encoder = ensemble_dense_stack(
-                n_features, widths, n_members, self.activation, last_activation, dtype=dtype,
+                n_features, widths, n_members, self.activation, last_activation, dtype=_DTYPE,
                 name="encoder_net",
             )
         if self.decoder_net is not None:
-            nets = [instantiate(self.decoder_net, latent_dim, n_features) for _ in range(n_members)]
-            decoder = _member_decoder(nets, latent_dim, dtype)
+            nets = [
+                _instantiate_net(self.decoder_net, latent_dim, n_features) for _ in range(n_members)
+            ]
+            decoder = _member_decoder(nets, latent_dim, _DTYPE)
         else:
             decoder = ensemble_dense_stack(
                 latent_dim, list(reversed(hidden)) + [n_features], n_members, self.activation,
-                shared_input=False, dtype=dtype, name="decoder_net",
+                shared_input=False, dtype=_DTYPE, name="decoder_net",
             )
         return encoder, decoder
 
@@ -128,7 +130,9 @@ class ReconstructionEnsembleMixin:
         """``feature_scale_``, ``member_mean_`` and ``member_std_`` from the
         training rows, in two batched passes (no ``(n, members, features)``
         array is ever held for the whole data)."""
-        sums = self._compiled_sum(lambda x: tf.reduce_sum(self._feature_errors(x), axis=0), X)
+        (sums,) = self._sum_over_batches(
+            lambda x: tf.reduce_sum(self._feature_errors(x), axis=0), X
+        )
         scale = sums / X.shape[0]
         self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
         scale_t = tf.constant(self.feature_scale_)
@@ -137,19 +141,11 @@ class ReconstructionEnsembleMixin:
             s = tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
             return tf.stack([tf.reduce_sum(s, axis=0), tf.reduce_sum(tf.square(s), axis=0)])
 
-        first, second = self._compiled_sum(member_moments, X) / X.shape[0]
+        (moments,) = self._sum_over_batches(member_moments, X)
+        first, second = moments / X.shape[0]
         self.member_mean_ = first
         std = np.sqrt(np.maximum(second - np.square(first), 0.0))
         self.member_std_ = _floored(std, np.maximum(first, np.finfo(np.float64).tiny))
-
-    def _compiled_sum(self, fn, X):
-        """Sum of ``fn`` over the row batches of ``X`` (float64)."""
-        compiled = _compile(fn, X.shape[1])
-        total = None
-        for sl in self._batches(X.shape[0]):
-            value = compiled(tf.constant(X[sl])).numpy()
-            total = value if total is None else total + value
-        return total
 
     def _member_loss(self, row_losses):
         """Training loss from the ``(n, n_members)`` row losses of a batch:
@@ -163,13 +159,6 @@ class ReconstructionEnsembleMixin:
 
     def _n_members(self):
         return self.n_estimators
-
-
-def _compile(fn, n_features):
-    # deferred: _base imports the detectors' shared pieces, not the reverse
-    from ._base import _compile as compile_batch_fn
-
-    return compile_batch_fn(fn, n_features)
 
 
 def _floored(values, typical):
