@@ -90,7 +90,7 @@ def test_gaussian_nll_rows_are_the_elbo_terms():
             [scipy.stats.multivariate_normal.logpdf(y[i], y_pred[i], cov) for i in range(7)]
         ),
     }
-    for name, value in {"sim": 0.3, "cov_diag": var, "cov_full": cov}.items():
+    for name, value in {"sim": 0.3, "cov_diag": np.sqrt(var), "cov_full": cov}.items():
         rows = np.asarray(gaussian_nll_rows(y, y_pred, **{name: value}))
         np.testing.assert_allclose(rows, expected[name], rtol=1e-10)
         assert float(elbo(y, y_pred, **{name: value})) == pytest.approx(rows.mean(), rel=1e-12)

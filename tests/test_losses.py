@@ -77,11 +77,17 @@ def test_elbo_docstring_value():
     np.testing.assert_allclose(float(elbo(y, y, sim=1.0)), np.log(2 * np.pi), rtol=1e-12)
 
 
-def test_elbo_cov_diag_matches_scipy(recon):
+def test_elbo_cov_diag_is_a_scale_and_matches_scipy(recon):
+    # as alibi-detect (scale_diag of a MultivariateNormalDiag): standard deviations
     y, y_pred = recon
-    var = np.array([0.1, 0.5, 2.0, 0.03])
+    std = np.array([0.1, 0.5, 2.0, 0.03])
     np.testing.assert_allclose(
-        float(elbo(y, y_pred, cov_diag=var)), _scipy_nll(y, y_pred, np.diag(var)), rtol=1e-10
+        float(elbo(y, y_pred, cov_diag=std)), _scipy_nll(y, y_pred, np.diag(std**2)), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        float(elbo(y, y_pred, cov_diag=np.full(4, 0.5))),
+        float(elbo(y, y_pred, sim=0.5)),
+        rtol=1e-12,
     )
 
 
@@ -182,10 +188,10 @@ def test_loss_vaegmm_weights(gmm_batch):
 
 def test_loss_vaegmm_cov_diag_with_default_sim(gmm_batch):
     x, x_pred, z, gamma = gmm_batch
-    var = np.linspace(0.2, 1.5, 5)
+    std = np.linspace(0.2, 1.5, 5)
     energy, penalty = _gmm_terms(z, gamma)
-    value = float(loss_vaegmm(x, x_pred, z, gamma, w_recon=1.0, cov_diag=var))  # must not raise
-    expected = _scipy_nll(x, x_pred, np.diag(var)) + 0.1 * energy + 0.005 * penalty
+    value = float(loss_vaegmm(x, x_pred, z, gamma, w_recon=1.0, cov_diag=std))  # must not raise
+    expected = _scipy_nll(x, x_pred, np.diag(std**2)) + 0.1 * energy + 0.005 * penalty
     np.testing.assert_allclose(value, expected, rtol=1e-10)
     with_sim = float(loss_vaegmm(x, x_pred, z, gamma, w_recon=1.0))
     assert not np.isclose(value, with_sim, rtol=1e-3)
@@ -232,7 +238,7 @@ def test_elbo_class_cov_diag(recon):
     x = np.random.RandomState(6).normal(size=(30, 4)) * np.array([0.5, 1.0, 2.0, 3.0])
     var = np.var(x, axis=0, ddof=1)
     value = float(Elbo("cov_diag", x)(y, y_pred))
-    np.testing.assert_allclose(value, float(elbo(y, y_pred, cov_diag=var)), rtol=1e-10)
+    np.testing.assert_allclose(value, float(elbo(y, y_pred, cov_diag=np.sqrt(var))), rtol=1e-10)
     np.testing.assert_allclose(value, _scipy_nll(y, y_pred, np.diag(var)), rtol=1e-10)
 
 
@@ -289,7 +295,7 @@ def test_loss_gmm_with_elbo_is_loss_vaegmm(gmm_batch, kind):
     elif kind == "cov_full":
         e, kwargs = Elbo("cov_full", ref), {"cov_full": np.cov(ref, rowvar=False)}
     else:
-        e, kwargs = Elbo("cov_diag", ref), {"cov_diag": np.var(ref, axis=0, ddof=1)}
+        e, kwargs = Elbo("cov_diag", ref), {"cov_diag": np.std(ref, axis=0, ddof=1)}
     loss = LossGMM(w_recon=0.5, w_energy=0.2, w_cov_diag=0.01, elbo=e, cov_jitter=1e-4)
     expected = loss_vaegmm(
         x, x_pred, z, gamma, w_recon=0.5, w_energy=0.2, w_cov_diag=0.01, cov_jitter=1e-4, **kwargs
@@ -298,6 +304,19 @@ def test_loss_gmm_with_elbo_is_loss_vaegmm(gmm_batch, kind):
     energy, penalty = _gmm_terms(z, gamma, cov_jitter=1e-4)
     by_hand = 0.5 * float(e(x, x_pred)) + 0.2 * energy + 0.01 * penalty
     np.testing.assert_allclose(float(loss(x, x_pred, z, gamma)), by_hand, rtol=1e-10)
+
+
+def test_elbo_cov_full_in_a_compiled_step(recon):
+    # unknown batch size inside tf.function: the triangular solve must still work
+    import tensorflow as tf
+
+    y, y_pred = recon
+    cov = np.cov(np.random.RandomState(4).normal(size=(30, 4)), rowvar=False)
+    spec = tf.TensorSpec([None, 4], tf.float64)
+    compiled = tf.function(lambda a, b: elbo(a, b, cov_full=cov), input_signature=[spec, spec])
+    np.testing.assert_allclose(
+        float(compiled(y, y_pred)), _scipy_nll(y, y_pred, cov), rtol=1e-10
+    )
 
 
 def test_loss_gmm_elbo_differs_from_mse(gmm_batch):

@@ -15,7 +15,15 @@ from .gmm import (  # noqa: E402
     gmm_params_from_statistics,
     gmm_sufficient_statistics,
 )
-from .losses import Elbo, LossGMM, elbo, loss_aegmm, loss_vaegmm  # noqa: E402
+from .losses import (  # noqa: E402
+    Elbo,
+    LossGMM,
+    elbo,
+    loss_adv_ae,
+    loss_aegmm,
+    loss_distillation,
+    loss_vaegmm,
+)
 from .pixelcnn import (  # noqa: E402
     PixelCNN,
     WeightNormConv2D,
@@ -58,6 +66,8 @@ __all__ = [
     "elbo",
     "loss_aegmm",
     "loss_vaegmm",
+    "loss_adv_ae",
+    "loss_distillation",
     "EncoderLSTM",
     "DecoderLSTM",
     "Seq2Seq",
