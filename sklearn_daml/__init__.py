@@ -4,10 +4,13 @@ from ._tensorflow import import_tensorflow
 
 import_tensorflow()
 
+from ._adversarial import AdversarialAEDetector  # noqa: E402
 from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
 from ._base import TrainingDivergedError  # noqa: E402
+from ._distillation import ModelDistillationDetector  # noqa: E402
 from ._llr import LLROutlierDetector  # noqa: E402
+from ._persistence import load  # noqa: E402
 from ._pixelcnn import PixelCNNOutlierDetector  # noqa: E402
 from ._seq2seq import Seq2SeqOutlierDetector  # noqa: E402
 from ._vae import VAEOutlierDetector  # noqa: E402
@@ -23,6 +26,9 @@ __all__ = [
     "Seq2SeqOutlierDetector",
     "PixelCNNOutlierDetector",
     "LLROutlierDetector",
+    "AdversarialAEDetector",
+    "ModelDistillationDetector",
     "TrainingDivergedError",
+    "load",
     "__version__",
 ]
