@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _DTYPE, BaseAutoencoderDetector, _compile, tf
-from ._classifier import FrozenClassifierMixin
+from ._classifier import FrozenClassifierMixin, _declared_input
 from .models.autoencoder import AE
 from .models.losses import _kld_rows, _sharpen, loss_adv_ae
 
@@ -220,8 +220,8 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
         """Random, fixed softmax heads on the classifier's hidden layers."""
         if not self.hidden_layer_kld:
             return []
-        inputs = getattr(self.classifier_, "inputs", None)
-        if not inputs:
+        inputs = _declared_input(self.classifier_)
+        if inputs is None:
             raise ValueError(
                 "hidden_layer_kld needs a classifier with a declared input (a "
                 "Sequential or functional Keras model)."

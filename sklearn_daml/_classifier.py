@@ -17,19 +17,23 @@ from ._base import tf
 __all__ = ["FrozenClassifierMixin"]
 
 
-def _known_input(model):
-    """``(shape, dtype)`` of a model's single input, or ``(None, None)``
-    when the model declares none (a subclassed model)."""
+def _declared_input(model):
+    """The single declared input (a KerasTensor) of a Sequential or
+    functional model, or None (a subclassed model declares none)."""
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
+        return None
+    return inputs[0] if inputs and len(inputs) == 1 else None
+
+
+def _known_input(model):
+    """``(shape, dtype)`` of a model's declared input, ``None`` where unknown."""
+    declared = _declared_input(model)
+    if declared is None:
         return None, None
-    if not inputs or len(inputs) != 1:
-        return None, None
-    shape = tuple(inputs[0].shape[1:])
-    if any(d is None for d in shape):
-        shape = None
-    return shape, inputs[0].dtype
+    shape = tuple(declared.shape[1:])
+    return (None if any(d is None for d in shape) else shape), declared.dtype
 
 
 class FrozenClassifierMixin:

@@ -309,7 +309,8 @@ def loss_adv_ae(
                 f"w_model_hl has {len(weights)} weights for {len(model_hl)} models in model_hl."
             )
         for m, w in zip(model_hl, weights):
-            loss = loss + ops.cast(w, loss.dtype) * ops.mean(_kld_rows(m(x_true), m(x_pred)))
+            w = ops.convert_to_tensor(w, dtype=loss.dtype)
+            loss = loss + w * ops.mean(_kld_rows(m(x_true), m(x_pred)))
     loss = w_model * loss
     if w_recon > 0:
         x_true = ops.convert_to_tensor(x_true)
