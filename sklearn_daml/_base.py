@@ -430,6 +430,43 @@ class BaseDeepDetector(BaseEstimator):
         return is_inlier
 
     # --------------------------------------------------------- persistence
+    def save(self, path):
+        """Save the detector to one file that :func:`sklearn_daml.load` reads
+        without pickle, running no code from the file.
+
+        The file holds the parameters, every fitted attribute (arrays without
+        pickle), each Keras model in the ``.keras`` format and the versions
+        of the libraries. It is written beside ``path`` and renamed over it,
+        so a failed save leaves an existing file untouched.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write; replaced if it exists.
+
+        Raises
+        ------
+        TypeError
+            When a parameter cannot be stored without pickle (a lambda, a
+            function not registered with Keras); the message names it.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_daml import AEOutlierDetector, load
+        >>> X = np.random.RandomState(0).normal(size=(60, 3))
+        >>> det = AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(X)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     det.save(os.path.join(folder, "detector.daml"))
+        ...     loaded = load(os.path.join(folder, "detector.daml"))
+        >>> loaded.offset_ == det.offset_
+        True
+        """
+        from ._persistence import save
+
+        save(self, path)
+
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never mutate self
         state.pop("_compiled", None)

@@ -1,0 +1,691 @@
+"""Saving a detector to one file that runs no code when it is loaded.
+
+Unpickling a file can run any code its author chose. The file written here
+holds only data: a zip archive with
+
+* ``manifest.json``: the format version, the versions of the libraries that
+  wrote it, the estimator's class, its constructor parameters and its state
+  (every fitted attribute, private ones included), as JSON;
+* ``arrays/*.npy``: NumPy arrays and scalars, written without pickle;
+* ``keras/*.keras``: every Keras model or layer (a fitted network or a
+  network given as a parameter), in Keras' own format.
+
+What is stored is discovered, not listed per detector: the parameters are
+those of ``get_params(deep=False)`` and the state is what ``__getstate__``
+returns, the same state pickle would store; loading builds the estimator from
+its parameters and hands the state to ``__setstate__``, which rebuilds what
+is not stored (the compiled scoring functions). A detector with state that
+neither form holds drops it in ``__getstate__`` and rebuilds it in
+``__setstate__``, as it would for pickle.
+
+Loading accepts sklearn-daml's own classes, NumPy arrays of plain values and
+standard Keras objects, and refuses everything that would run other code
+(a class registered by another package, a ``Lambda`` layer's bytecode, a
+pickled array) unless the caller names it in ``trusted``.
+"""
+
+import contextlib
+import importlib
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+import uuid
+import warnings
+import zipfile
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import validate_params
+
+from ._tensorflow import import_tensorflow
+
+tf = import_tensorflow()
+import keras  # noqa: E402
+
+FORMAT = "sklearn-daml detector"
+FORMAT_VERSION = 1
+_MANIFEST = "manifest.json"
+_OWN_PACKAGE = "sklearn_daml"
+# the trust names of the two kinds of content that carry Python code
+PICKLE = "pickle"
+LAMBDA = "keras.layers.Lambda"
+# Keras layers whose configuration carries code or a path to code
+_CODE_LAYERS = {"Lambda": LAMBDA, "TorchModuleWrapper": "keras.layers.TorchModuleWrapper"}
+# where Keras looks up a function saved by its bare name ("relu", "mse")
+_KERAS_FUNCTION_MODULES = (
+    "activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+    "regularizers",
+)
+
+
+def _versions():
+    from . import __version__
+
+    return {
+        "sklearn-daml": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+
+
+# ------------------------------------------------------------------ trust
+def _is_own_module(module):
+    return module == _OWN_PACKAGE or module.startswith(_OWN_PACKAGE + ".")
+
+
+def _is_keras_module(module):
+    return module == "keras" or module.startswith("keras.")
+
+
+def _is_keras_function_name(name):
+    return any(
+        callable(getattr(getattr(keras, module, None), name, None))
+        for module in _KERAS_FUNCTION_MODULES
+    )
+
+
+def _keras_config_type(config):
+    """``(trust_name, kind)`` of one Keras object config, or ``None`` when it
+    is data or a standard Keras object. ``kind`` is ``"registered"``,
+    ``"code"`` or ``"unregistered"``."""
+    class_name = config.get("class_name")
+    if not isinstance(class_name, str):
+        return repr(class_name), "unregistered"
+    if class_name == "__lambda__":
+        return LAMBDA, "code"
+    if class_name.startswith("__") and class_name.endswith("__"):
+        return None  # tensors, arrays, bytes, slices: data
+    if class_name == "function":
+        name = config.get("config")
+        if not isinstance(name, str):
+            return repr(name), "unregistered"
+        if ">" in name:
+            return (None if name.startswith(_OWN_PACKAGE + ">") else (name, "registered"))
+        return None if _is_keras_function_name(name) else (name, "unregistered")
+    registered = config.get("registered_name")
+    module = config.get("module") or ""
+    if isinstance(registered, str) and ">" in registered:
+        if registered.startswith(_OWN_PACKAGE + ">") and _is_own_module(module):
+            return None
+        return registered, "registered"
+    if _is_keras_module(module):
+        if class_name in _CODE_LAYERS:
+            return _CODE_LAYERS[class_name], "code"
+        return None
+    return (f"{module}.{class_name}" if module else class_name), "unregistered"
+
+
+def _keras_types(config):
+    """Every ``(trust_name, kind)`` found anywhere in a Keras config."""
+    found = []
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "class_name" in node:
+                kind = _keras_config_type(node)
+                if kind is not None:
+                    found.append(kind)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _class_ref(cls):
+    return {"module": cls.__module__, "name": cls.__qualname__}
+
+
+def _resolve_class(ref):
+    """The class ``ref`` names, which must be defined where ``ref`` says (not
+    merely reachable from there, as ``sklearn_daml._base.np.ndarray`` is)."""
+    obj = importlib.import_module(ref["module"])
+    for part in ref["name"].split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, type) or (obj.__module__, obj.__qualname__) != (
+        ref["module"], ref["name"]
+    ):
+        raise TypeError(f"{ref['module']}.{ref['name']} is not a class defined there.")
+    return obj
+
+
+# ------------------------------------------------------------------ save
+class _Writer:
+    """Encodes values as JSON, writing arrays and Keras objects as members."""
+
+    def __init__(self, archive, workdir, owner):
+        self.archive = archive
+        self.workdir = workdir
+        self.owner = owner
+        self.n_members = 0
+
+    def _member(self, folder, suffix):
+        self.n_members += 1
+        return f"{folder}/{self.n_members}{suffix}"
+
+    def _fail(self, where, value, why):
+        return TypeError(f"Cannot save {where} of {self.owner}, {value!r}: {why}")
+
+    def encode(self, value, where):
+        if value is None or type(value) in (bool, int, str):
+            return value
+        if type(value) is float:
+            return value if math.isfinite(value) else {"kind": "float", "value": repr(value)}
+        if type(value) is list:
+            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if type(value) is tuple:
+            return {"kind": "tuple", "items": self.encode(list(value), where)}
+        if type(value) is dict:
+            return {
+                "kind": "dict",
+                "items": [
+                    [self.encode(k, f"{where} (a key)"), self.encode(v, f"{where}[{k!r}]")]
+                    for k, v in value.items()
+                ],
+            }
+        if isinstance(value, (np.ndarray, np.generic)):
+            return self._encode_array(value, where)
+        if isinstance(value, np.random.RandomState):
+            return {"kind": "random_state", "state": self.encode(value.get_state(), where)}
+        if isinstance(value, keras.layers.Layer):
+            return self._encode_keras_file(value, where)
+        if isinstance(value, type):
+            raise self._fail(where, value, "a class cannot be saved; pass an instance.")
+        cls = type(value)
+        if _is_keras_module(cls.__module__) or ">" in keras.saving.get_registered_name(cls):
+            return self._encode_keras_object(value, where)
+        if _is_own_module(cls.__module__) and hasattr(value, "__dict__"):
+            return self._encode_own_object(value, where)
+        if callable(value):
+            return self._encode_function(value, where)
+        raise self._fail(
+            where, value,
+            f"objects of type {cls.__module__}.{cls.__qualname__} cannot be saved without "
+            "pickle. Supported are None, bool, int, float, str, lists, tuples, dicts, NumPy "
+            "arrays, RandomState, Keras models and registered Keras objects.",
+        )
+
+    def _encode_array(self, value, where):
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            items = array.ravel().tolist()
+            if isinstance(value, np.ndarray) and all(type(v) is str for v in items):
+                return {"kind": "str_array", "shape": list(array.shape), "items": items}
+            raise self._fail(
+                where, value,
+                "an array of Python objects can only be stored with pickle (strings are fine).",
+            )
+        name = self._member("arrays", ".npy")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        self.archive.writestr(name, buffer.getvalue())
+        return {"kind": "ndarray" if isinstance(value, np.ndarray) else "scalar", "file": name}
+
+    def _check_keras_types(self, config, where, value):
+        unregistered = sorted({n for n, kind in _keras_types(config) if kind == "unregistered"})
+        if unregistered:
+            raise self._fail(
+                where, value,
+                f"it holds {', '.join(map(repr, unregistered))}, which Keras cannot load: "
+                "register custom layers and functions with "
+                "@keras.saving.register_keras_serializable(package=...).",
+            )
+
+    def _encode_keras_file(self, value, where):
+        name = self._member("keras", ".keras")
+        local = os.path.join(self.workdir, os.path.basename(name))
+        keras.saving.save_model(value, local)
+        with zipfile.ZipFile(local) as model_file:
+            config = json.loads(model_file.read("config.json"))
+        self._check_keras_types(config, where, value)
+        self.archive.write(local, name)
+        return {"kind": "keras", "file": name}
+
+    def _encode_keras_object(self, value, where):
+        try:
+            config = keras.saving.serialize_keras_object(value)
+            json.dumps(config, allow_nan=False)
+        except Exception as exc:  # noqa: BLE001 - whatever Keras raises, name the value
+            raise self._fail(where, value, f"Keras cannot serialize it ({exc}).") from exc
+        self._check_keras_types(config, where, value)
+        return {"kind": "keras_object", "config": config}
+
+    def _encode_function(self, value, where):
+        """A function is saved by the name Keras finds it under, if any."""
+        if getattr(value, "__name__", None) == "<lambda>":
+            raise self._fail(
+                where, value,
+                "a lambda has no name to be found by at load (Keras would store its "
+                "bytecode, which runs on load). Use a function defined at module level "
+                "and registered with @keras.saving.register_keras_serializable(package=...).",
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                config = keras.saving.serialize_keras_object(value)
+                found = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        except Exception:  # noqa: BLE001 - any failure means: not found by name
+            found = None
+        if found is not value:
+            raise self._fail(
+                where, value,
+                "a function is saved by the name Keras registers it under, and this one is "
+                "not registered. Define it at module level, decorate it with "
+                "@keras.saving.register_keras_serializable(package='your_package') and import "
+                "that module before loading; or pass a keras.Model (or a Keras built-in "
+                "name such as 'relu') instead.",
+            )
+        return {"kind": "keras_object", "config": config}
+
+    def _encode_own_object(self, value, where):
+        cls = type(value)
+        if "<locals>" in cls.__qualname__:
+            raise self._fail(where, value, "its class is defined inside a function.")
+        state = value.__getstate__()
+        if not isinstance(state, dict):
+            state = dict(vars(value))
+        return {
+            "kind": "object",
+            "class": _class_ref(cls),
+            "state": {k: self.encode(v, f"{where}.{k}") for k, v in state.items()},
+        }
+
+
+def _write(estimator, file):
+    owner = type(estimator).__name__
+    if "<locals>" in type(estimator).__qualname__:
+        raise TypeError(f"Cannot save {owner}: its class is defined inside a function.")
+    params = estimator.get_params(deep=False)
+    state = dict(estimator.__getstate__())
+    state.pop("_sklearn_version", None)  # the manifest records every version
+    with tempfile.TemporaryDirectory() as workdir, zipfile.ZipFile(
+        file, "w", zipfile.ZIP_DEFLATED
+    ) as archive:
+        writer = _Writer(archive, workdir, owner)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "versions": _versions(),
+            "python": platform.python_version(),
+            "estimator": _class_ref(type(estimator)),
+            "params": {k: writer.encode(v, f"parameter {k!r}") for k, v in params.items()},
+            "attributes": {
+                k: writer.encode(v, f"attribute {k!r}")
+                for k, v in state.items()
+                if k not in params
+            },
+        }
+        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
+
+
+@validate_params(
+    {"estimator": [BaseEstimator], "path": [str, os.PathLike]},
+    prefer_skip_nested_validation=True,
+)
+def save(estimator, path):
+    """Save an estimator, fitted or not, to one file that loads without pickle.
+
+    The file (a zip archive) holds the constructor parameters, every fitted
+    attribute (arrays as ``.npy`` without pickle), each Keras model in the
+    ``.keras`` format and a manifest with the versions of sklearn-daml,
+    Keras, TensorFlow, scikit-learn and NumPy. It is written beside ``path``
+    and then renamed over it, so a save that fails midway leaves an existing
+    file at ``path`` untouched. Load it with :func:`sklearn_daml.load`.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A detector of sklearn-daml (``det.save(path)`` calls this).
+    path : str or path-like
+        File to write; replaced if it exists.
+
+    Raises
+    ------
+    TypeError
+        When a parameter or attribute cannot be stored without pickle (for
+        example a lambda, or a function not registered with Keras); the
+        message names it.
+
+    See Also
+    --------
+    sklearn_daml.load : Load the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_daml import AEOutlierDetector
+    >>> from sklearn_daml._persistence import save
+    >>> X = np.random.RandomState(0).normal(size=(60, 3))
+    >>> det = AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save(det, os.path.join(folder, "detector.daml"))
+    ...     print(os.listdir(folder))
+    ['detector.daml']
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            _write(estimator, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+# ------------------------------------------------------------------ load
+class _Reader:
+    """Checks, then decodes, the value trees of a manifest."""
+
+    def __init__(self, archive, path, workdir):
+        self.archive = archive
+        self.path = path
+        self.workdir = workdir
+        self.untrusted = {}  # trust name -> (kind, [where, ...])
+        self.arrays = {}
+        self.n_models = 0
+
+    def _damaged(self, where, why):
+        return ValueError(f"{self.path} is damaged: {where} {why}")
+
+    def _read(self, name, where):
+        try:
+            return self.archive.read(name)
+        except KeyError:
+            raise self._damaged(where, f"refers to {name!r}, which the file does not hold.")
+
+    def _flag(self, trust_name, kind, where):
+        self.untrusted.setdefault(trust_name, (kind, []))[1].append(where)
+
+    # ---- pass 1: what would loading run?
+    def check(self, node, where):
+        if node is None or type(node) in (bool, int, float, str):
+            return
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                self.check(item, f"{where}[{i}]")
+            return
+        if not isinstance(node, dict):
+            raise self._damaged(where, f"holds {node!r}.")
+        kind = node.get("kind")
+        if kind == "float":
+            return
+        if kind in ("tuple", "dict", "random_state"):
+            self.check(node.get("items", node.get("state")), where)
+        elif kind == "str_array":
+            if not all(type(v) is str for v in node.get("items", [])):
+                raise self._damaged(where, "is a string array holding other values.")
+        elif kind in ("ndarray", "scalar"):
+            self._check_array(node, where)
+        elif kind == "keras":
+            data = self._read(node.get("file"), where)
+            try:
+                with zipfile.ZipFile(io.BytesIO(data)) as model_file:
+                    config = json.loads(model_file.read("config.json"))
+            except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+                raise self._damaged(where, f"is not a readable .keras file ({exc}).")
+            self._check_keras(config, where)
+        elif kind == "keras_object":
+            self._check_keras(node.get("config"), where)
+        elif kind == "object":
+            ref = node.get("class") or {}
+            name = f"{ref.get('module')}.{ref.get('name')}"
+            if not _is_own_module(str(ref.get("module"))):
+                self._flag(name, "class", where)
+            else:
+                try:
+                    _resolve_class(ref)
+                except (ImportError, AttributeError, TypeError, KeyError):
+                    raise self._damaged(where, f"names {name}, not a class of sklearn-daml.")
+            for key, value in (node.get("state") or {}).items():
+                self.check(value, f"{where}.{key}")
+        else:
+            raise self._damaged(
+                where, f"has an entry of unknown kind {kind!r} (written by a newer sklearn-daml?)."
+            )
+
+    def _check_array(self, node, where):
+        data = self._read(node.get("file"), where)
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            if "pickle" not in str(exc):
+                raise self._damaged(where, f"is not a readable .npy array ({exc}).")
+            self._flag(PICKLE, "pickle", where)
+            return
+        if not isinstance(array, np.ndarray):
+            raise self._damaged(where, "is not a .npy array.")
+        self.arrays[node["file"]] = array
+
+    def _check_keras(self, config, where):
+        for trust_name, kind in _keras_types(config):
+            self._flag(trust_name, kind, where)
+
+    def refuse_untrusted(self, trusted):
+        if trusted is True:
+            return
+        names = set(trusted or ())
+        refused = {n: v for n, v in self.untrusted.items() if n not in names}
+        if not refused:
+            return
+        what = {
+            "registered": "a Keras object registered by another package",
+            "unregistered": "an object Keras does not know",
+            "code": "Python bytecode, run on load",
+            "pickle": "Python objects stored with pickle, which runs code on load",
+            "class": "a class that is not sklearn-daml's",
+        }
+        lines = [
+            f"  - {name!r}: {what[kind]} (in {', '.join(dict.fromkeys(wheres))})"
+            for name, (kind, wheres) in sorted(refused.items())
+        ]
+        raise ValueError(
+            f"Refusing to load {self.path}: loading it would run code that is neither "
+            "sklearn-daml's nor Keras' own:\n" + "\n".join(lines) + "\n"
+            "Load it only if you trust whoever wrote it, with "
+            f"trusted={sorted(refused)!r} (or trusted=True for anything); the classes "
+            "must be importable and registered here."
+        )
+
+    # ---- pass 2: build the values
+    def decode(self, node, safe_mode):
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        if isinstance(node, list):
+            return [self.decode(item, safe_mode) for item in node]
+        kind = node["kind"]
+        if kind == "float":
+            return float(node["value"])
+        if kind == "tuple":
+            return tuple(self.decode(node["items"], safe_mode))
+        if kind == "dict":
+            return {
+                self.decode(k, safe_mode): self.decode(v, safe_mode) for k, v in node["items"]
+            }
+        if kind == "str_array":
+            return np.array(node["items"], dtype=object).reshape(node["shape"])
+        if kind in ("ndarray", "scalar"):
+            array = self.arrays.get(node["file"])
+            if array is None:  # a pickled array the caller trusts
+                array = np.load(io.BytesIO(self.archive.read(node["file"])), allow_pickle=True)
+            return array if kind == "ndarray" else array[()]
+        if kind == "random_state":
+            random_state = np.random.RandomState()
+            random_state.set_state(self.decode(node["state"], safe_mode))
+            return random_state
+        if kind == "keras":
+            self.n_models += 1
+            local = os.path.join(self.workdir, f"{self.n_models}.keras")
+            with open(local, "wb") as file:
+                file.write(self.archive.read(node["file"]))
+            return keras.saving.load_model(local, safe_mode=safe_mode)
+        if kind == "keras_object":
+            return keras.saving.deserialize_keras_object(node["config"], safe_mode=safe_mode)
+        # kind == "object", checked in pass 1
+        cls = _resolve_class(node["class"])
+        obj = cls.__new__(cls)
+        state = {k: self.decode(v, safe_mode) for k, v in node["state"].items()}
+        if hasattr(obj, "__setstate__"):
+            obj.__setstate__(state)
+        else:
+            obj.__dict__.update(state)
+        return obj
+
+
+def _warn_on_versions(path, saved):
+    current = _versions()
+    differ = [name for name in current if name in saved and saved[name] != current[name]]
+    if differ:
+        warnings.warn(
+            f"{path} was saved with "
+            + ", ".join(f"{name} {saved[name]}" for name in differ)
+            + "; this environment has "
+            + ", ".join(f"{name} {current[name]}" for name in differ)
+            + ". The detector is loaded, but its scores may differ: refit it, or load it "
+            "with the versions that saved it.",
+            UserWarning,
+            stacklevel=4,  # the caller of load, past validate_params' wrapper
+        )
+
+
+def _trust_list(trusted):
+    if trusted is None or trusted is False:
+        return ()
+    if trusted is True:
+        return True
+    if isinstance(trusted, str) or not all(isinstance(name, str) for name in trusted):
+        raise TypeError(
+            "trusted must be None, True or a list of the names that a refused load "
+            f"reports (e.g. ['my_package>MyLayer']); got {trusted!r}."
+        )
+    return tuple(trusted)
+
+
+@validate_params(
+    {"path": [str, os.PathLike], "trusted": [None, "boolean", list, tuple]},
+    prefer_skip_nested_validation=True,
+)
+def load(path, *, trusted=None):
+    """Load a detector saved with ``det.save(path)``, running no code from the file.
+
+    Only sklearn-daml's own classes, standard Keras layers and functions,
+    and NumPy arrays of plain values are accepted; the Keras models are
+    loaded with Keras' ``safe_mode``. A file that would run any other code
+    on load (a class registered by another package, a ``Lambda`` layer, an
+    array stored with pickle, a class from another module) is refused with a
+    ``ValueError`` that names each such content, unless ``trusted`` names it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by ``save``.
+    trusted : None, True or list of str, default=None
+        Content to accept although it runs code: the names a refused load
+        reports, such as ``"my_package>MyLayer"`` (a Keras object registered
+        by your package), ``"my_module.MyDetector"`` (a class),
+        ``"keras.layers.Lambda"`` (Keras then loads with
+        ``safe_mode=False``) or ``"pickle"``. ``True`` accepts anything.
+        Trust only files from someone you would let run code on your
+        machine.
+
+    Returns
+    -------
+    estimator : estimator instance
+        The detector, fitted if it was saved fitted; its scores are
+        bit-identical to those of the saved one with the same versions of
+        the libraries.
+
+    Warns
+    -----
+    UserWarning
+        When the file was saved with other versions of sklearn-daml, Keras,
+        TensorFlow, scikit-learn or NumPy; the message names both versions.
+
+    See Also
+    --------
+    sklearn_daml.AEOutlierDetector.save : Save a detector.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_daml import AEOutlierDetector, load
+    >>> X = np.random.RandomState(0).normal(size=(60, 3))
+    >>> det = AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     det.save(os.path.join(folder, "detector.daml"))
+    ...     loaded = load(os.path.join(folder, "detector.daml"))
+    >>> bool(np.array_equal(loaded.score_samples(X), det.score_samples(X)))
+    True
+    """
+    trusted = _trust_list(trusted)
+    path = os.fspath(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(
+            f"{path} is not a file saved by sklearn-daml (not a zip archive)."
+        ) from exc
+    with archive, tempfile.TemporaryDirectory() as workdir:
+        try:
+            manifest = json.loads(archive.read(_MANIFEST))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(
+                f"{path} is not a file saved by sklearn-daml (no readable {_MANIFEST})."
+            ) from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a file saved by sklearn-daml.")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has format version {version!r}; this sklearn-daml reads version "
+                f"{FORMAT_VERSION} and older. Upgrade sklearn-daml to load it."
+            )
+        _warn_on_versions(path, manifest.get("versions") or {})
+        reader = _Reader(archive, path, workdir)
+        ref = manifest.get("estimator") or {}
+        if not _is_own_module(str(ref.get("module"))):
+            reader._flag(f"{ref.get('module')}.{ref.get('name')}", "class", "the estimator")
+        params, attributes = manifest.get("params") or {}, manifest.get("attributes") or {}
+        for name, node in params.items():
+            reader.check(node, f"parameter {name!r}")
+        for name, node in attributes.items():
+            reader.check(node, f"attribute {name!r}")
+        reader.refuse_untrusted(trusted)
+
+        try:
+            cls = _resolve_class(ref)
+        except (ImportError, AttributeError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"{path} holds an estimator of class {ref.get('module')}.{ref.get('name')}, "
+                f"which cannot be found here ({exc})."
+            ) from exc
+        if not issubclass(cls, BaseEstimator):
+            raise ValueError(
+                f"{path} names {cls.__module__}.{cls.__qualname__} as its estimator, which "
+                "is not a scikit-learn estimator."
+            )
+        safe_mode = not (trusted is True or LAMBDA in trusted)
+        params = {k: reader.decode(v, safe_mode) for k, v in params.items()}
+        attributes = {k: reader.decode(v, safe_mode) for k, v in attributes.items()}
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ValueError(
+            f"{path} holds parameters that {cls.__name__} does not take ({exc}); it was "
+            "saved by another version of its class."
+        ) from exc
+    estimator.__setstate__({**vars(estimator), **attributes})
+    return estimator
