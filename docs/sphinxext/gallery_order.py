@@ -8,6 +8,7 @@ ORDER = [
     "plot_training_curves.py",
     "plot_nab_machine_temperature.py",
     "plot_digits_likelihood.py",
+    "plot_adversarial_digits.py",
 ]
 
 
