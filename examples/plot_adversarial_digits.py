@@ -67,8 +67,10 @@ pred_clean = classifier.predict(X_test, verbose=0).argmax(axis=1)
 pred_adv = classifier.predict(X_adv, verbose=0).argmax(axis=1)
 correct = pred_clean == y_test
 fooled = correct & (pred_adv != y_test)
-print(f"accuracy on clean test images: {correct.mean():.3f}, on FGSM images: {np.mean(pred_adv == y_test):.3f}")
-print(f"{correct.sum()} clean images classified right, {fooled.sum()} FGSM images that fool the classifier")
+print(f"accuracy on clean test images: {correct.mean():.3f}, "
+      f"on FGSM images: {np.mean(pred_adv == y_test):.3f}")
+print(f"{correct.sum()} clean images classified right, "
+      f"{fooled.sum()} FGSM images that fool the classifier")
 
 X_eval = np.vstack([X_test[correct], X_adv[fooled]])
 is_adversarial = np.r_[np.zeros(correct.sum()), np.ones(fooled.sum())]

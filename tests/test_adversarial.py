@@ -76,7 +76,8 @@ def test_loss_adv_ae_hidden_layers_and_weights(batch):
     kl = np.mean(np_kld(model(x), model(x_pred)))
     kl_hl = [np.mean(np_kld(m(x), m(x_pred))) for m in hl]
     value = loss_adv_ae(x, x_pred, model=model, model_hl=hl, w_model=2.0, w_model_hl=[0.3, 1.5])
-    np.testing.assert_allclose(float(value), 2.0 * (kl + 0.3 * kl_hl[0] + 1.5 * kl_hl[1]), rtol=1e-10)
+    expected = 2.0 * (kl + 0.3 * kl_hl[0] + 1.5 * kl_hl[1])
+    np.testing.assert_allclose(float(value), expected, rtol=1e-10)
     default = loss_adv_ae(x, x_pred, model=model, model_hl=hl)  # weights default to ones
     np.testing.assert_allclose(float(default), kl + sum(kl_hl), rtol=1e-10)
 
@@ -108,7 +109,8 @@ def test_loss_distillation_kld_and_xent(batch, temperature):
     p = np_sharpen(model(x), temperature)
     kld = float(loss_distillation(x, y_pred, model=model, temperature=temperature))
     np.testing.assert_allclose(kld, np.mean(np_kld(p, y_pred)), rtol=1e-10)
-    xent = float(loss_distillation(x, y_pred, model=model, loss_type="xent", temperature=temperature))
+    xent = loss_distillation(x, y_pred, model=model, loss_type="xent", temperature=temperature)
+    xent = float(xent)
     # cross-entropy = KL divergence + entropy of the classifier's prediction
     np.testing.assert_allclose(xent, np.mean(-(p * np.log(y_pred)).sum(axis=1)), rtol=1e-6)
     np.testing.assert_allclose(xent, kld + np.mean(-(p * np.log(p)).sum(axis=1)), rtol=1e-6)
@@ -207,7 +209,11 @@ def test_hidden_layer_kld_adds_weighted_terms(table):
 
 def test_rows_are_reshaped_to_the_classifier_input(table):
     clf = keras.Sequential(
-        [keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]
+        [
+            keras.Input((2, 2, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
     )
     for det in (AdversarialAEDetector(clf, epochs=2), ModelDistillationDetector(clf, epochs=2)):
         assert det.fit(table).score_samples(table).shape == (len(table),)
@@ -291,6 +297,10 @@ def test_digits_fgsm_rows_are_detected():
     assert correct.mean() > 0.9 and fooled.sum() > 30
     X_eval = np.vstack([X_test[correct], X_adv[fooled]])
     is_adv = np.r_[np.zeros(correct.sum()), np.ones(fooled.sum())]
-    for det in (AdversarialAEDetector(clf, random_state=0), ModelDistillationDetector(clf, random_state=0)):
+    detectors = (
+        AdversarialAEDetector(clf, random_state=0),
+        ModelDistillationDetector(clf, random_state=0),
+    )
+    for det in detectors:
         det.fit(X_train)
         assert roc_auc_score(is_adv, -det.score_samples(X_eval)) > 0.85, type(det).__name__
