@@ -1,4 +1,5 @@
-"""Reconstruction features (relative distance, cosine similarity)."""
+"""Reconstruction features: [negative cosine similarity, relative distance],
+the column order and sign of DAML and alibi-detect."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ def _reference(x, y, max_eucl=100.0, eps=1e-8):
     ny = np.linalg.norm(y, axis=1)
     eucl = np.clip(np.linalg.norm(x - y, axis=1) / (np.minimum(nx, ny) + eps), 0.0, max_eucl)
     cosim = np.sum(x * y, axis=1) / (nx * ny + eps)
-    return np.stack([eucl, cosim], axis=1)
+    return np.stack([-cosim, eucl], axis=1)
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_matches_numpy_on_3d_input(pair):
     for i in range(4):
         rel = np.linalg.norm(xf[i] - yf[i]) / min(np.linalg.norm(xf[i]), np.linalg.norm(yf[i]))
         cos = xf[i] @ yf[i] / (np.linalg.norm(xf[i]) * np.linalg.norm(yf[i]))
-        np.testing.assert_allclose(out[i], [rel, cos], rtol=1e-7)
+        np.testing.assert_allclose(out[i], [-cos, rel], rtol=1e-7)
 
 
 def test_flattening_equals_2d_input(pair):
@@ -49,23 +50,26 @@ def test_flattening_equals_2d_input(pair):
     )
 
 
-def test_cosine_similarity_has_positive_sign():
+def test_cosine_term_is_first_with_keras_loss_sign():
     x = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
     y = np.array([[2.0, 4.0, 6.0], [-3.0, 0.0, 0.0], [0.0, 0.0, 5.0]])
     out = np.asarray(eucl_cosim_features(x, y))
-    np.testing.assert_allclose(out[:, 1], [1.0, -1.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(out[:, 0], [-1.0, 1.0, 0.0], atol=1e-7)
+    # the reference's first column: Keras' cosine similarity loss of (y, x)
+    keras_loss = np.asarray(keras.losses.cosine_similarity(y, x))
+    np.testing.assert_allclose(out[:, 0], keras_loss, atol=1e-7)
     # parallel, twice as long: ||x - 2x|| / ||x|| = 1
-    np.testing.assert_allclose(out[0, 0], 1.0, rtol=1e-7)
+    np.testing.assert_allclose(out[0, 1], 1.0, rtol=1e-7)
     # opposite, three times as long: ||x + 3x|| / ||x|| = 4
-    np.testing.assert_allclose(out[1, 0], 4.0, rtol=1e-7)
+    np.testing.assert_allclose(out[1, 1], 4.0, rtol=1e-7)
 
 
 def test_default_clipping_at_100():
     x = np.array([[1e-3, 0.0], [1.0, 1.0]])
     y = np.array([[5.0, 0.0], [1.0, 1.0]])
     out = np.asarray(eucl_cosim_features(x, y))
-    assert out[0, 0] == pytest.approx(100.0)
-    assert out[1, 0] == pytest.approx(0.0, abs=1e-12)
+    assert out[0, 1] == pytest.approx(100.0)
+    assert out[1, 1] == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("max_eucl", [0.5, 2.0, 7.5])
@@ -74,11 +78,11 @@ def test_custom_max_eucl(pair, max_eucl):
     y = 3.0 * y + 1.0  # relative distances above 0.5 for several rows
     out = np.asarray(eucl_cosim_features(x, y, max_eucl=max_eucl))
     np.testing.assert_allclose(out, _reference(x, y, max_eucl=max_eucl), rtol=1e-10)
-    assert out[:, 0].max() <= max_eucl
-    unclipped = _reference(x, y, max_eucl=np.inf)[:, 0]
+    assert out[:, 1].max() <= max_eucl
+    unclipped = _reference(x, y, max_eucl=np.inf)[:, 1]
     if max_eucl == 0.5:
         assert np.any(unclipped > max_eucl)
-        assert np.any(out[:, 0] == max_eucl)
+        assert np.any(out[:, 1] == max_eucl)
 
 
 def test_custom_eps():
@@ -86,7 +90,7 @@ def test_custom_eps():
     y = np.array([[0.0, 0.0]])
     out = np.asarray(eucl_cosim_features(x, y, eps=0.5, max_eucl=1e9))
     # distance 5, min norm 0 -> 5 / 0.5 = 10; cosine 0 / (0 + 0.5) = 0
-    np.testing.assert_allclose(out, [[10.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(out, [[0.0, 10.0]], atol=1e-12)
 
 
 def _grads(x, y):
@@ -106,7 +110,7 @@ def test_zero_row_gives_finite_values_and_gradients():
     out, grad = _grads(x, y)
     assert np.all(np.isfinite(out))
     assert np.all(np.isfinite(grad))
-    assert out[1, 1] == 0.0  # no direction: cosine is 0
+    assert out[1, 0] == 0.0  # no direction: cosine is 0
     np.testing.assert_allclose(out, _reference(x, y), rtol=1e-10)
 
 
@@ -146,8 +150,8 @@ def test_identical_rows_give_finite_values_and_gradients():
     out, grad = _grads(x, x.copy())
     assert np.all(np.isfinite(out))
     assert np.all(np.isfinite(grad))
-    np.testing.assert_allclose(out[:, 0], 0.0, atol=1e-12)
-    np.testing.assert_allclose(out[:, 1], 1.0, rtol=1e-7)
+    np.testing.assert_allclose(out[:, 1], 0.0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 0], -1.0, rtol=1e-7)
 
 
 def test_gradient_matches_finite_differences(pair):
@@ -180,8 +184,8 @@ def test_scale_is_a_reference_norm(pair):
     xf, yf = x.reshape(4, 6), y.reshape(4, 6)
     nmin = np.minimum(np.linalg.norm(xf, axis=1), np.linalg.norm(yf, axis=1))
     expected = np.linalg.norm(xf - yf, axis=1) / np.sqrt(nmin**2 + scale**2)
-    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-7)
-    np.testing.assert_allclose(out[:, 1], _reference(x, y)[:, 1], rtol=1e-10)
+    np.testing.assert_allclose(out[:, 1], expected, rtol=1e-7)
+    np.testing.assert_allclose(out[:, 0], _reference(x, y)[:, 0], rtol=1e-10)
     # scale 0 is DAGMM's distance, bit for bit
     np.testing.assert_array_equal(
         np.asarray(EuclCosimFeatures(scale=0.0)(x, y)), np.asarray(eucl_cosim_features(x, y))
@@ -192,8 +196,8 @@ def test_scale_removes_the_origin_pitfall():
     # the same small reconstruction error near the origin and far from it
     x = np.array([[1e-3, 0.0], [10.0, 0.0]])
     y = x + np.array([[0.0, 0.05], [0.0, 0.05]])
-    plain = np.asarray(eucl_cosim_features(x, y))[:, 0]
-    scaled = np.asarray(EuclCosimFeatures(scale=1.0)(x, y))[:, 0]
+    plain = np.asarray(eucl_cosim_features(x, y))[:, 1]
+    scaled = np.asarray(EuclCosimFeatures(scale=1.0)(x, y))[:, 1]
     assert plain[0] > 40 * plain[1]  # DAGMM: the typical row looks abnormal
     assert scaled[0] < 0.06 and scaled[0] > scaled[1]
 

@@ -8,16 +8,19 @@ __all__ = ["EuclCosimFeatures", "eucl_cosim_features"]
 
 @keras.saving.register_keras_serializable(package="sklearn_daml")
 def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
-    """Relative Euclidean distance and cosine similarity of two tensors.
+    """Cosine similarity term and relative Euclidean distance of two tensors.
 
-    Rows are flattened first. The relative distance is
+    Rows are flattened first. As in DAML and alibi-detect, column 0 is the
+    cosine similarity term in the sign of Keras' ``cosine_similarity`` loss,
+    ``-<x, y> / (||x|| ||y||)`` (-1 for identical directions, 0 for
+    orthogonal rows), and column 1 is the relative distance
     ``||x - y|| / (sqrt(min(||x||, ||y||)**2 + scale**2) + eps)`` clipped to
     ``[0, max_eucl]`` (with ``scale=0``, DAGMM's
-    ``||x - y|| / min(||x||, ||y||)``);
-    the cosine similarity is the positive one, ``<x, y> / (||x|| ||y||)``
-    (1 for identical directions; Keras' ``cosine_similarity`` loss is its
-    negative). ``eps`` is a small positive number, so a row of zeros gives a
-    finite distance.
+    ``||x - y|| / min(||x||, ||y||)``). ``eps`` is a small positive number,
+    so a row of zeros gives finite values and gradients (alibi-detect passes
+    -1 there, which zeroes the distance of every row with a norm below 1).
+    The GMM energy of AEGMM/VAEGMM does not depend on the order or the sign
+    of the columns.
 
     Parameters
     ----------
@@ -33,12 +36,14 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
         lie near the origin, where ``min(||x||, ||y||)`` vanishes and the
         distance explodes. A ``scale`` of the order of a typical row norm
         makes the distance relative for rows far out and absolute (in units
-        of ``scale``) near the origin.
+        of ``scale``) near the origin (the estimators' default,
+        ``recon_scale='auto'``).
 
     Returns
     -------
     features : tensor of shape (n_samples, 2)
-        Column 0: relative Euclidean distance; column 1: cosine similarity.
+        Column 0: negative cosine similarity; column 1: relative Euclidean
+        distance.
 
     Examples
     --------
@@ -46,9 +51,9 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
     >>> from sklearn_daml.models import eucl_cosim_features
     >>> x = np.array([[3.0, 4.0], [1.0, 0.0]])
     >>> y = np.array([[3.0, 4.5], [0.0, 1.0]])
-    >>> np.round(np.asarray(eucl_cosim_features(x, y)), 3)
-    array([[0.1  , 0.998],
-           [1.414, 0.   ]])
+    >>> np.round(np.asarray(eucl_cosim_features(x, y)), 3) + 0.0  # + 0.0: no "-0."
+    array([[-0.998,  0.1  ],
+           [ 0.   ,  1.414]])
     """
     n = ops.shape(x)[0]
     x = ops.reshape(x, (n, -1))
@@ -62,7 +67,7 @@ def eucl_cosim_features(x, y, max_eucl=100.0, eps=1e-8, scale=0.0):
     eucl = _safe_norm(x - y) / (norm_min + eps)
     eucl = ops.clip(eucl, 0.0, max_eucl)
     cosim = ops.sum(x * y, axis=-1) / (norm_x * norm_y + eps)
-    return ops.stack([eucl, cosim], axis=-1)
+    return ops.stack([-cosim, eucl], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="sklearn_daml")
@@ -86,9 +91,9 @@ class EuclCosimFeatures:
     >>> from sklearn_daml.models import EuclCosimFeatures
     >>> x = np.array([[0.0, 0.0], [3.0, 4.0]])
     >>> y = np.array([[0.0, 0.1], [3.0, 4.1]])
-    >>> np.round(np.asarray(EuclCosimFeatures(scale=1.0)(x, y)), 3)
-    array([[0.1 , 0.  ],
-           [0.02, 1.  ]])
+    >>> np.round(np.asarray(EuclCosimFeatures(scale=1.0)(x, y)), 3) + 0.0  # + 0.0: no "-0."
+    array([[ 0.  ,  0.1 ],
+           [-1.  ,  0.02]])
     """
 
     def __init__(self, scale=0.0, max_eucl=100.0, eps=1e-8):
