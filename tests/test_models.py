@@ -313,7 +313,8 @@ def test_create_model_output_shape(kind, input_shape):
     out = model(x, training=False) if kind.endswith("GMM") else model(x)
     if kind.endswith("GMM"):
         x_recon, z, gamma = out
-        assert z.shape == (2, 1 + 2)  # gmm_latent_dim 1 + two features
+        # DAML's gmm_latent_dim: 1 for AEGMM, 2 for VAEGMM; plus two features
+        assert z.shape == (2, (2 if kind == "VAEGMM" else 1) + 2)
         assert gamma.shape == (2, 2)  # n_gmm 2
         np.testing.assert_allclose(np.asarray(gamma).sum(1), 1.0, rtol=1e-6)
         assert model.n_gmm == 2
@@ -335,7 +336,33 @@ def test_create_model_encoding_sizes():
     assert z.shape == (3, 4) and gamma.shape == (3, 4)
 
 
-@pytest.mark.parametrize("model_type", ["ae", "GMM", "AEGMM2", "", None])
+@pytest.mark.parametrize("kind", KINDS)
+def test_create_model_takes_the_class(kind):
+    cls = {"AE": AE, "VAE": VAE, "AEGMM": AEGMM, "VAEGMM": VAEGMM}[kind]
+    by_class, by_name = create_model(cls, (10,)), create_model(kind, (10,))
+    assert type(by_class) is cls and type(by_name) is cls
+    assert by_class.get_config().keys() == by_name.get_config().keys()
+
+    class Custom(cls):
+        pass
+
+    assert type(create_model(Custom, (10,))) is Custom
+
+
+def test_create_model_pixelcnn_is_damls_small_configuration():
+    from sklearn_daml.models import PixelCNN
+
+    for model_type in ("PixelCNN", PixelCNN):
+        model = create_model(model_type, (8, 8, 1))
+        assert isinstance(model, PixelCNN)
+        config = model.get_config()
+        assert (config["num_resnet"], config["num_hierarchies"], config["num_filters"]) == (5, 2, 32)
+        assert (config["num_logistic_mix"], config["dropout_p"]) == (1, 0.3)
+    with pytest.raises(ValueError, match="input_shape"):
+        create_model("PixelCNN", (64,))
+
+
+@pytest.mark.parametrize("model_type", ["ae", "GMM", "AEGMM2", "", None, dict, keras.Model])
 def test_create_model_bad_type(model_type):
     with pytest.raises(ValueError, match="model_type"):
         create_model(model_type, (10,))

@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from .autoencoder import AE, AEGMM, VAE, VAEGMM
+from .pixelcnn import PixelCNN
 
 __all__ = ["create_model", "dense_encoder", "dense_decoder", "gmm_density_net"]
 
@@ -113,53 +114,91 @@ def default_encoding_dim(input_shape):
     return 2 ** int(0.8 * math.prod(input_shape).bit_length())
 
 
+_MODEL_TYPES = {"AE": AE, "VAE": VAE, "AEGMM": AEGMM, "VAEGMM": VAEGMM, "PixelCNN": PixelCNN}
+
+
+def _resolve_model_type(model_type):
+    """``(name, class)`` of a model type given by name or by class (a
+    subclass of one of the five is built as itself)."""
+    if isinstance(model_type, type):
+        for name, cls in _MODEL_TYPES.items():
+            if issubclass(model_type, cls):
+                return name, model_type
+    elif model_type in _MODEL_TYPES:
+        return model_type, _MODEL_TYPES[model_type]
+    raise ValueError(
+        "model_type must be one of 'AE', 'VAE', 'AEGMM', 'VAEGMM', 'PixelCNN' or "
+        f"the class of that name; got {model_type!r}."
+    )
+
+
 def create_model(model_type, input_shape, encoding_dim=None, n_gmm=None, gmm_latent_dim=None):
-    """Build a default model of the autoencoder family for an input shape.
+    """Build a default model of the autoencoder family, or a PixelCNN, for an input shape.
+
+    As DAML's ``create_model``, which takes the model type by name or as the
+    class (``create_model(AE, (28, 28, 1))``).
 
     Parameters
     ----------
-    model_type : {"AE", "VAE", "AEGMM", "VAEGMM"}
-        Which model.
+    model_type : {"AE", "VAE", "AEGMM", "VAEGMM", "PixelCNN"} or class
+        Which model: its name, or the class itself (:class:`AE`,
+        :class:`VAE`, :class:`AEGMM`, :class:`VAEGMM`, :class:`PixelCNN`
+        or a subclass, which is built as itself).
     input_shape : tuple of int
         Shape of one row: ``(n_features,)`` for a table (dense networks) or
-        ``(height, width, channels)`` for images (convolutional networks).
+        ``(height, width, channels)`` for images (convolutional networks;
+        the only shape a PixelCNN takes).
     encoding_dim : int, default=None
         Encoding size of AE/VAE; by default
         ``2 ** floor(0.8 * bit_length(prod(input_shape)))`` as in DAML.
     n_gmm : int, default=None
-        Mixture components of AEGMM/VAEGMM (default 2).
+        Mixture components of AEGMM/VAEGMM (default 2, as DAML).
     gmm_latent_dim : int, default=None
-        Encoding size of AEGMM/VAEGMM (default 1); the GMM sees it plus the
-        two reconstruction features.
+        Encoding size of AEGMM/VAEGMM; default 1 for AEGMM and 2 for VAEGMM,
+        as DAML. The GMM sees it plus the two reconstruction features.
 
     Returns
     -------
     model : keras.Model
+        For ``"PixelCNN"``, DAML's small configuration: 5 ResNet blocks, 2
+        hierarchies, 32 filters, 1 logistic, dropout 0.3.
 
     Examples
     --------
-    >>> from sklearn_daml.models import create_model
-    >>> model = create_model("AEGMM", (10,))
-    >>> model.n_gmm
+    >>> from sklearn_daml.models import AE, VAEGMM, create_model
+    >>> create_model("AEGMM", (10,)).n_gmm
     2
+    >>> create_model(VAEGMM, (10,)).latent_dim
+    2
+    >>> type(create_model(AE, (8, 8, 1))).__name__
+    'AE'
     """
+    name, cls = _resolve_model_type(model_type)
     input_shape = tuple(int(d) for d in input_shape)
-    if model_type not in ("AE", "VAE", "AEGMM", "VAEGMM"):
+    allowed = (3,) if name == "PixelCNN" else (1, 3)
+    if len(input_shape) not in allowed:
         raise ValueError(
-            f"model_type must be one of 'AE', 'VAE', 'AEGMM', 'VAEGMM'; got {model_type!r}."
+            f"input_shape must be {'' if name == 'PixelCNN' else '(n_features,) or '}"
+            f"(height, width, channels) for {name}; got {input_shape!r}."
         )
-    if len(input_shape) not in (1, 3):
-        raise ValueError(
-            "input_shape must be (n_features,) or (height, width, channels); "
-            f"got {input_shape!r}."
+    if name == "PixelCNN":
+        return cls(
+            image_shape=input_shape,
+            num_resnet=5,
+            num_hierarchies=2,
+            num_filters=32,
+            num_logistic_mix=1,
+            receptive_field_dims=(3, 3),
+            dropout_p=0.3,
+            l2_weight=0.0,
         )
-    gmm = model_type.endswith("GMM")
+    gmm = name.endswith("GMM")
     if gmm:
-        latent_dim = gmm_latent_dim or 1
+        latent_dim = gmm_latent_dim or (2 if name == "VAEGMM" else 1)
         n_gmm = n_gmm or 2
     else:
         latent_dim = encoding_dim or default_encoding_dim(input_shape)
-    variational = model_type.startswith("VAE")
+    variational = name.startswith("VAE")
     n_features = math.prod(input_shape)
     if len(input_shape) == 1:
         hidden = _dense_hidden_sizes(n_features)
@@ -171,12 +210,12 @@ def create_model(model_type, input_shape, encoding_dim=None, n_gmm=None, gmm_lat
         decoder = _conv_decoder(latent_dim, input_shape)
     if not gmm:
         if variational:
-            return VAE(encoder, decoder, latent_dim)
-        return AE(encoder, decoder)
+            return cls(encoder, decoder, latent_dim)
+        return cls(encoder, decoder)
     density = gmm_density_net(latent_dim + 2, 10, n_gmm)
     if variational:
-        return VAEGMM(encoder, decoder, density, n_gmm, latent_dim)
-    return AEGMM(encoder, decoder, density, n_gmm)
+        return cls(encoder, decoder, density, n_gmm, latent_dim)
+    return cls(encoder, decoder, density, n_gmm)
 
 
 def _dense_hidden_sizes(n_features):
