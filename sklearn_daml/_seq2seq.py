@@ -49,9 +49,11 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Activation of the decoder's output layer (``None``: linear, for
         scaled but unbounded series).
     threshold_net : keras.Model or callable, default=None
-        Threshold estimation network applied to the decoder's hidden states.
-        ``None`` is Dense 64 relu, Dense 64 relu, Dense ``n_features`` (as in
-        alibi-detect). A model is cloned at fit; a callable is called as
+        Hidden layers of the threshold estimation network, applied to the
+        decoder's hidden states; the model adds its own output layer of
+        ``n_features`` units after them (as alibi-detect's ``Seq2Seq``).
+        ``None`` is Dense 64 relu, Dense 64 relu (alibi-detect's default). A
+        model is cloned at fit; a callable is called as
         ``threshold_net(latent_dim, n_features)``.
     beta : float, default=1.0
         Weight of the threshold network's loss.
@@ -201,7 +203,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         if self.threshold_net is not None:
             threshold = _instantiate_net(self.threshold_net, self.latent_dim, self.n_channels_)
         else:
-            threshold = default_threshold_net(self.n_channels_, dtype=_DTYPE)
+            threshold = default_threshold_net(dtype=_DTYPE)
         return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
 
     def _forward(self, model, x, training):

@@ -25,7 +25,7 @@ def make_model(beta=1.0, dtype=None, net_dtype=None, latent_dim=LATENT_DIM, n_fe
     return Seq2Seq(
         EncoderLSTM(latent_dim, dtype=net_dtype),
         DecoderLSTM(latent_dim, n_features, dtype=net_dtype),
-        default_threshold_net(n_features, dtype=net_dtype),
+        default_threshold_net(dtype=net_dtype),
         n_features,
         beta=beta,
         dtype=dtype,
@@ -115,7 +115,7 @@ def test_decode_seq_equals_manual_step_loop(x):
         hiddens.append(np.asarray(hidden))
         inp = out
     np.testing.assert_allclose(x_recon, np.concatenate(outs, axis=1), rtol=1e-5, atol=1e-6)
-    expected_threshold = model.threshold_net(np.concatenate(hiddens, axis=1))
+    expected_threshold = model.threshold_est(model.threshold_net(np.concatenate(hiddens, axis=1)))
     np.testing.assert_allclose(threshold_est, expected_threshold, rtol=1e-5, atol=1e-6)
 
 
@@ -135,7 +135,7 @@ def test_threshold_loss_value(x, beta):
     _, state = model.encoder_net(x)
     x_dec = np.concatenate([x[:, :1], x[:, :-1]], axis=1)
     _, hidden, _ = model.decoder_net(x_dec, state)
-    threshold_est = np.asarray(model.threshold_net(hidden))
+    threshold_est = np.asarray(model.threshold_est(model.threshold_net(hidden)))
     score = (x - np.asarray(x_recon)) ** 2
     expected = beta * np.mean((score - threshold_est) ** 2)
     np.testing.assert_allclose(float(model.losses[0]), expected, rtol=1e-4)
@@ -151,6 +151,19 @@ def test_threshold_loss_does_not_train_reconstruction(x):
     grads = tape.gradient(loss, [output_kernel, model.threshold_net.trainable_weights[0]])
     assert grads[0] is None or np.allclose(grads[0], 0.0)  # score is behind stop_gradient
     assert grads[1] is not None and not np.allclose(grads[1], 0.0)
+
+
+def test_alibi_style_threshold_net_gets_the_output_layer(x):
+    # alibi-detect's default threshold_net: hidden layers only, no n_features output
+    hidden_only = keras.Sequential(
+        [keras.layers.Dense(64, activation="relu"), keras.layers.Dense(64, activation="relu")]
+    )
+    encoder, decoder = EncoderLSTM(LATENT_DIM), DecoderLSTM(LATENT_DIM, N_FEATURES)
+    model = Seq2Seq(encoder, decoder, hidden_only, N_FEATURES)
+    model(x)
+    x_recon, threshold_est = model.decode_seq(x)
+    assert tuple(threshold_est.shape) == (N, SEQ_LEN, N_FEATURES)
+    assert model.threshold_est.kernel.shape == (64, N_FEATURES)
 
 
 def test_threshold_net_learns_on_sine_windows():

@@ -51,16 +51,15 @@ def _cast_to(t, layer):
     return ops.cast(t, layer.compute_dtype)
 
 
-def default_threshold_net(n_features, dtype=None):
-    """Default threshold-estimation network of :class:`Seq2Seq`.
+def default_threshold_net(dtype=None):
+    """Default threshold-estimation network of :class:`Seq2Seq` (alibi-detect's).
 
-    Dense 64 (relu) -> Dense 64 (relu) -> Dense ``n_features``, applied to
-    every step of the decoder's hidden sequence.
+    Dense 64 (relu) -> Dense 64 (relu), applied to every step of the
+    decoder's hidden sequence; :class:`Seq2Seq` adds its own output layer of
+    ``n_features`` units after it.
 
     Parameters
     ----------
-    n_features : int
-        Number of features of the time series.
     dtype : str or keras.DTypePolicy, default=None
         Dtype policy of the layers (``None``: Keras' global policy).
 
@@ -73,15 +72,14 @@ def default_threshold_net(n_features, dtype=None):
     --------
     >>> import numpy as np
     >>> from sklearn_daml.models import default_threshold_net
-    >>> net = default_threshold_net(3)
+    >>> net = default_threshold_net()
     >>> tuple(net(np.zeros((2, 5, 8), dtype="float32")).shape)
-    (2, 5, 3)
+    (2, 5, 64)
     """
     return keras.Sequential(
         [
             layers.Dense(64, activation="relu", dtype=dtype),
             layers.Dense(64, activation="relu", dtype=dtype),
-            layers.Dense(n_features, dtype=dtype),
         ],
         name="threshold_net",
     )
@@ -227,9 +225,12 @@ class Seq2Seq(_NetsMixin, keras.Model):
     (its first step repeated) and returns the reconstruction of shape
     ``(n, seq_len, n_features)``. It also adds
     ``beta * mean((stop_gradient(score_fn(x, x_recon)) - threshold_est) ** 2)``
-    to ``self.losses``, where ``threshold_est = threshold_net(hidden)`` is
-    computed from the decoder's hidden sequence, so the threshold network
-    learns the reconstruction error expected on normal data.
+    to ``self.losses``, where ``threshold_est = Dense(n_features)(threshold_net(hidden))``
+    is computed from the decoder's hidden sequence, so the threshold network
+    learns the reconstruction error expected on normal data. As in
+    alibi-detect, the model's own dense layer of ``n_features`` units
+    (``threshold_est``) follows ``threshold_net``, so ``threshold_net`` is
+    the hidden layers only (see :func:`default_threshold_net`).
 
     :meth:`decode_seq` decodes autoregressively for inference.
 
@@ -240,8 +241,10 @@ class Seq2Seq(_NetsMixin, keras.Model):
     decoder_net : DecoderLSTM
         Decoder with ``output_dim == n_features``.
     threshold_net : keras.Model
-        Regression network mapping the decoder's hidden sequence to
-        ``n_features`` outputs per step (see :func:`default_threshold_net`).
+        Hidden layers of the regression network, applied to every step of
+        the decoder's hidden sequence (see :func:`default_threshold_net`);
+        the model's output layer ``threshold_est`` maps them to
+        ``n_features`` values per step.
     n_features : int
         Number of features of the time series.
     score_fn : callable, default=None
@@ -258,7 +261,7 @@ class Seq2Seq(_NetsMixin, keras.Model):
     >>> import numpy as np
     >>> from sklearn_daml.models import (
     ...     DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net)
-    >>> model = Seq2Seq(EncoderLSTM(8), DecoderLSTM(8, 2), default_threshold_net(2), 2)
+    >>> model = Seq2Seq(EncoderLSTM(8), DecoderLSTM(8, 2), default_threshold_net(), 2)
     >>> x = np.zeros((4, 6, 2), dtype="float32")
     >>> tuple(model(x).shape)
     (4, 6, 2)
@@ -288,9 +291,11 @@ class Seq2Seq(_NetsMixin, keras.Model):
         self.n_features = n_features
         self.score_fn = squared_difference if score_fn is None else score_fn
         self.beta = beta
+        self.threshold_est = layers.Dense(n_features, dtype=self.dtype_policy, name="threshold_est")
 
     def _threshold(self, hidden, dtype):
-        return ops.cast(self.threshold_net(hidden), dtype)
+        hidden = ops.cast(self.threshold_net(hidden), self.threshold_est.compute_dtype)
+        return ops.cast(self.threshold_est(hidden), dtype)
 
     def call(self, x, training=None):
         """Teacher-forced reconstruction of ``x``; adds the threshold loss."""
