@@ -203,8 +203,8 @@ class Decoder(_NetsMixin, layers.Layer):
         super().__init__(name=name, **kwargs)
         self.decoder_net = decoder_net
 
-    def call(self, z):
-        return ops.cast(self.decoder_net(z), z.dtype)
+    def call(self, x):
+        return ops.cast(self.decoder_net(x), x.dtype)
 
 
 @_serializable

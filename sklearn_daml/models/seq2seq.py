@@ -247,10 +247,11 @@ class Seq2Seq(_NetsMixin, keras.Model):
         ``n_features`` values per step.
     n_features : int
         Number of features of the time series.
-    score_fn : callable, default=None
-        ``f(x, x_recon)`` giving element-wise outlier scores; ``None`` means
-        :func:`squared_difference`. Register custom functions with Keras to
-        keep the model serializable.
+    score_fn : callable, default=squared_difference
+        ``f(x, x_recon)`` giving element-wise outlier scores (alibi-detect's
+        default, ``tf.math.squared_difference``, computes the same); ``None``
+        also means :func:`squared_difference`. Register custom functions
+        with Keras to keep the model serializable.
     beta : float, default=1.0
         Weight of the threshold-estimation loss.
     name : str, default="seq2seq"
@@ -279,7 +280,7 @@ class Seq2Seq(_NetsMixin, keras.Model):
         decoder_net,
         threshold_net,
         n_features,
-        score_fn=None,
+        score_fn=squared_difference,
         beta=1.0,
         name="seq2seq",
         **kwargs,
