@@ -381,8 +381,9 @@ class Elbo:
     ----------
     cov_type : {"cov_full", "cov_diag"} or float, default=1.0
         ``"cov_full"`` or ``"cov_diag"`` estimate the covariance (or its
-        diagonal) from ``x``; a float is the shared standard deviation
-        ``sim``.
+        diagonal) from ``x``; ``"cov_diag"`` passes the standard deviations
+        to :func:`elbo` (its ``cov_diag`` is a scale), as DAML does. A float
+        is the shared standard deviation ``sim``.
     x : array-like of shape (n_samples, ...), default=None
         Data to estimate the covariance from; required for the string types.
 
