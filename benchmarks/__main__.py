@@ -26,10 +26,18 @@ def main():
         action="append",
         default=[],
         metavar="DATASET:DETECTOR",
-        help="quality, Protocol D: leave out one detector on one data set (repeatable)",
+        help="quality: leave out one detector on one data set (repeatable)",
+    )
+    parser.add_argument(
+        "--protocol",
+        action="append",
+        choices=list(quality.PROTOCOLS),
+        help="quality: run only this protocol (repeatable; default all: U, clean, D)",
     )
     args = parser.parse_args()
-    kwargs = {"exclude": tuple(args.exclude)} if args.which == "quality" else {}
+    kwargs = {}
+    if args.which == "quality":
+        kwargs = {"exclude": tuple(args.exclude), "protocols": tuple(args.protocol or quality.PROTOCOLS)}
     results = BENCHMARKS[args.which](quick=args.quick, **kwargs)
     results["machine"] = {
         "python": platform.python_version(),
@@ -40,7 +48,8 @@ def main():
         "scikit-learn": sklearn.__version__,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{args.which}{'_quick' if args.quick else ''}.json"
+    suffix = "".join(f"_{p}" for p in args.protocol or []) if args.which == "quality" else ""
+    out = RESULTS / f"{args.which}{'_quick' if args.quick else ''}{suffix}.json"
     out.write_text(json.dumps(results, indent=2, default=float))
     print(f"\nwrote {out}")
 

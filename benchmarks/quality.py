@@ -178,68 +178,76 @@ def _run_protocol(protocol, datasets, seeds, quick, exclude=()):
     return runs
 
 
-def run(quick=False, exclude=()):
+PROTOCOLS = {
+    "U": ("Protocol U", protocol_u, PROTOCOL_U),
+    "clean": ("Protocol U, clean regime (fitted on inliers only)", protocol_u_clean, PROTOCOL_U),
+    "D": ("Protocol D", protocol_d, PROTOCOL_D),
+}
+
+
+def _mean_cell(runs, metric):
+    def cell(name):
+        per_ds = [np.mean([r[metric] for r in runs[ds][name]]) for ds in runs if runs[ds][name]]
+        return f"**{np.mean(per_ds):.3f}**" if per_ds else ""
+
+    return cell
+
+
+def _fit_time_cell(runs):
+    def cell(name):
+        times = [r["fit_seconds"] for ds in runs for r in runs[ds][name]]
+        return f"{np.mean(times):.1f}" if times else ""
+
+    return cell
+
+
+def _max_std_cell(runs, metric, seeds):
+    def cell(name):
+        stds = [np.std([r[metric] for r in runs[ds][name]]) for ds in runs if runs[ds][name]]
+        return f"{max(stds):.3f}" if len(seeds) > 1 and stds else ""
+
+    return cell
+
+
+def _print_tables(key, runs, seeds):
+    """The tables of one protocol, printed as soon as it has run."""
+    title = PROTOCOLS[key][0]
+    if key == "D":
+        print(f"\n### {title}: F1 of the outlier class (= precision = recall)\n")
+        print(_table(runs, PROTOCOL_D, "f1", [("mean fit time (s)", _fit_time_cell(runs))]))
+        print("\nDAGMM paper: " + ", ".join(f"{ds} {PAPER_F1[ds]:.3f}" for ds in PROTOCOL_D))
+        return
+    print(f"\n### {title}: ROC-AUC (mean ± std over seeds {seeds})\n")
+    print(_table(runs, PROTOCOL_U, "roc_auc", [
+        ("mean", _mean_cell(runs, "roc_auc")),
+        ("largest std", _max_std_cell(runs, "roc_auc", seeds)),
+        ("mean fit time (s)", _fit_time_cell(runs)),
+    ]))
+    print(f"\n### {title}: average precision\n")
+    print(_table(runs, PROTOCOL_U, "average_precision", [
+        ("mean", _mean_cell(runs, "average_precision")),
+        ("largest std", _max_std_cell(runs, "average_precision", seeds)),
+    ]), flush=True)
+
+
+def run(quick=False, exclude=(), protocols=tuple(PROTOCOLS)):
+    """Run ``protocols`` (keys of ``PROTOCOLS``), printing each one's tables
+    as soon as it is done; ``exclude`` holds ``"dataset:detector"`` pairs."""
     seeds = [0] if quick else [0, 1, 2]
     if quick:
         exclude = tuple(exclude) + QUICK_EXCLUDE
     start = time.perf_counter()
-    print(f"Protocol U ({len(seeds)} seed(s))", flush=True)
-    runs_u = _run_protocol(protocol_u, PROTOCOL_U, seeds, quick)
-    print(f"Protocol U, clean regime ({len(seeds)} seed(s))", flush=True)
-    runs_c = _run_protocol(protocol_u_clean, PROTOCOL_U, seeds, quick)
-    print(f"Protocol D ({len(seeds)} seed(s))", flush=True)
-    runs_d = _run_protocol(protocol_d, PROTOCOL_D, seeds, quick, exclude)
+    results = {"seeds": seeds}
+    for key in protocols:
+        title, protocol, datasets = PROTOCOLS[key]
+        print(f"{title} ({len(seeds)} seed(s))", flush=True)
+        runs = _run_protocol(protocol, datasets, seeds, quick, exclude)
+        _print_tables(key, runs, seeds)
+        results[key] = runs
     elapsed = time.perf_counter() - start
-
-    def mean_over(runs, metric):
-        def cell(name):
-            per_ds = [np.mean([r[metric] for r in runs[ds][name]]) for ds in runs]
-            return f"**{np.mean(per_ds):.3f}**" if per_ds else ""
-
-        return cell
-
-    def nonfinite(runs_list):
-        def cell(name):
-            return str(sum(r["nonfinite"] for runs in runs_list for ds in runs for r in runs[ds][name]))
-
-        return cell
-
-    def fit_time(runs):
-        def cell(name):
-            return f"{np.mean([r['fit_seconds'] for ds in runs for r in runs[ds][name]]):.1f}"
-
-        return cell
-
-    def max_std(runs, metric):
-        def cell(name):
-            stds = [np.std([r[metric] for r in runs[ds][name]]) for ds in runs]
-            return f"{max(stds):.3f}" if len(seeds) > 1 and stds else ""
-
-        return cell
-
-    for label, runs in [("", runs_u), (", clean regime (fitted on inliers only)", runs_c)]:
-        print(f"\n### Protocol U{label}: ROC-AUC (mean ± std over seeds {seeds})\n")
-        print(_table(runs, PROTOCOL_U, "roc_auc", [
-            ("mean", mean_over(runs, "roc_auc")),
-            ("largest std", max_std(runs, "roc_auc")),
-            ("mean fit time (s)", fit_time(runs)),
-        ]))
-        print(f"\n### Protocol U{label}: average precision\n")
-        print(_table(runs, PROTOCOL_U, "average_precision", [
-            ("mean", mean_over(runs, "average_precision")),
-            ("largest std", max_std(runs, "average_precision")),
-        ]))
-    print(f"\n### Protocol D: F1 of the outlier class (= precision = recall)\n")
-    paper = lambda ds: f"{PAPER_F1[ds]:.3f}"  # noqa: E731
-    print(_table(runs_d, PROTOCOL_D, "f1"))
-    print("\nDAGMM paper: " + ", ".join(f"{ds} {paper(ds)}" for ds in PROTOCOL_D))
-    print(f"\nNon-finite scores, all runs: " + ", ".join(
-        f"{name} {nonfinite([runs_u, runs_c, runs_d])(name)}" for name in DETECTORS))
+    print("\nNon-finite scores, all runs: " + ", ".join(
+        f"{name} {sum(r['nonfinite'] for key in protocols for runs in [results[key]] for ds in runs for r in runs[ds][name])}"
+        for name in DETECTORS))
     print(f"Total time: {elapsed / 60:.1f} min")
-    return {
-        "seeds": seeds,
-        "protocol_u": runs_u,
-        "protocol_u_clean": runs_c,
-        "protocol_d": runs_d,
-        "seconds": elapsed,
-    }
+    results["seconds"] = elapsed
+    return results
