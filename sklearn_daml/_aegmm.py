@@ -2,7 +2,7 @@
 
 from sklearn.base import OutlierMixin
 
-from ._base import _DTYPE, BaseGMMDetector
+from ._base import _DTYPE, BaseGMMDetector, tf
 from .models.autoencoder import AEGMM
 from .models.losses import loss_aegmm
 
@@ -31,7 +31,8 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
         ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
     latent_dim : int, default=1
-        Encoding size; the GMM sees ``latent_dim + 2`` dimensions. DAGMM used
+        Encoding size; the GMM sees ``latent_dim + n_recon_features_``
+        dimensions (``latent_dim + 2`` with the default ``recon_features``). DAGMM used
         1 or 2: the reconstruction features carry most of the signal and a
         small GMM dimension keeps the mixture well estimated.
     activation : str or callable, default="tanh"
@@ -44,10 +45,21 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         Custom networks. A model is cloned at fit; a callable is called as
         ``encoder_net(n_features, latent_dim)``,
         ``decoder_net(latent_dim, n_features)`` or
-        ``gmm_density_net(latent_dim + 2, n_gmm)`` and returns a model (the
-        density net must end in a softmax over ``n_gmm``).
+        ``gmm_density_net(latent_dim + n_recon_features_, n_gmm)`` and returns
+        a model (the density net must end in a softmax over ``n_gmm``).
+    recon_features : callable, default=None
+        Features of a row and its reconstruction, ``f(x, x_recon)`` on two
+        tensors of shape ``(n_samples, n_features)`` returning
+        ``(n_samples, n_recon_features)``, appended to the encoding as the
+        GMM's input (DAML's and alibi-detect's ``recon_features``; for
+        example :func:`~sklearn_daml.models.eucl_cosim_features` for their
+        exact default). ``None``: the cosine term and the relative distance
+        with the reference norm ``recon_scale`` (below). To save the
+        detector with ``save``, register a custom function with
+        :func:`keras.saving.register_keras_serializable`.
     recon_scale : "auto" or float >= 0, default="auto"
-        Reference norm of the relative reconstruction distance,
+        Used by the default ``recon_features``: reference norm of the
+        relative reconstruction distance,
         ``||x - x_hat|| / sqrt(min(||x||, ||x_hat||)**2 + recon_scale**2)``.
         DAGMM's distance (``recon_scale=0``) assumes rows far from the
         origin, as after min-max scaling; after ``StandardScaler`` the most
@@ -91,6 +103,8 @@ random_state, verbose
         Log-determinants matching ``L_``.
     recon_scale_ : float
         The reference norm used (``recon_scale`` resolved).
+    n_recon_features_ : int
+        Number of columns of ``recon_features`` (2 for the default).
     loss_curve_, validation_loss_curve_, n_iter_, offset_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
     threshold_ : float
@@ -138,6 +152,7 @@ random_state, verbose
         encoder_net=None,
         decoder_net=None,
         gmm_density_net=None,
+        recon_features=None,
         w_energy=0.1,
         w_cov_diag=0.005,
         cov_jitter=1e-6,
@@ -163,6 +178,7 @@ random_state, verbose
         self.encoder_net = encoder_net
         self.decoder_net = decoder_net
         self.gmm_density_net = gmm_density_net
+        self.recon_features = recon_features
         self.w_energy = w_energy
         self.w_cov_diag = w_cov_diag
         self.cov_jitter = cov_jitter
@@ -181,8 +197,8 @@ random_state, verbose
 
     def _build_model(self, X):
         encoder, decoder = self._autoencoder_nets(X.shape[1])
-        density = self._density_net(X.shape[1])
         features = self._recon_features(X)
+        density = self._density_net(X.shape[1])
         return AEGMM(encoder, decoder, density, self.n_gmm, recon_features=features, dtype=_DTYPE)
 
     def _loss(self, x, outputs):
@@ -196,3 +212,7 @@ random_state, verbose
     def _outlier_score(self, x):
         _, z, _ = self.model_(x, training=False)
         return self._energy(z)
+
+    def _feature_outlier_scores(self, x):
+        x_recon, _, _ = self.model_(x, training=False)
+        return tf.square(x - x_recon)

@@ -70,10 +70,38 @@ class TrainingDivergedError(FloatingPointError):
 
 
 def _instantiate_net(net, *args):
-    """Fresh copy of a user network: clone a model, or call a builder."""
-    if isinstance(net, keras.Model):
+    """Fresh copy of a user network: clone a model, or call a builder.
+
+    Keras' cloning rebuilds each layer from its serialised config, which
+    fails for a raw TensorFlow function such as ``tf.nn.softmax`` as an
+    activation (the networks of the alibi-detect examples); those layers are
+    then rebuilt with their own function objects (:func:`_fresh_layer`).
+    """
+    if not isinstance(net, keras.Model):
+        return net(*args)
+    try:
         return keras.models.clone_model(net)
-    return net(*args)
+    except (TypeError, ValueError):
+        return keras.models.clone_model(net, clone_function=_fresh_layer)
+
+
+def _fresh_layer(layer):
+    """A new, unbuilt copy of ``layer`` (fresh weights), its config's
+    functions (activations and the like) taken from the layer itself."""
+    if isinstance(layer, keras.Model):
+        return _instantiate_net(layer)
+    config = layer.get_config()
+    keras_objects = (
+        keras.layers.Layer,
+        keras.initializers.Initializer,
+        keras.regularizers.Regularizer,
+        keras.constraints.Constraint,
+    )
+    for key in config:
+        value = getattr(layer, key, None)
+        if callable(value) and not isinstance(value, keras_objects):
+            config[key] = value
+    return layer.__class__.from_config(config)
 
 
 def _input_ndim(X):
@@ -215,6 +243,47 @@ class BaseDeepDetector(BaseEstimator):
             q1, q3 = np.percentile(scores, [25.0, 75.0])
             return float(q1 - 1.5 * (q3 - q1))
         return float(np.percentile(scores, 100.0 * self.contamination))
+
+    def infer_threshold(self, X, threshold_perc=95.0):
+        """Set the threshold so that ``threshold_perc`` % of ``X`` are inliers.
+
+        As alibi-detect's ``infer_threshold``: ``threshold_`` becomes the
+        ``threshold_perc`` percentile of the outlier scores
+        (``-score_samples``) of a reference batch ``X``, and ``offset_``
+        follows (``offset_ = -threshold_``), so ``predict`` and
+        ``decision_function`` use it. The network is unchanged; the next
+        ``fit`` sets the threshold from ``contamination`` again.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Reference rows, for example clean validation data.
+        threshold_perc : float in [0, 100], default=95.0
+            Percentage of the reference rows whose outlier score is at most
+            the threshold (they are predicted inliers).
+
+        Returns
+        -------
+        self : object
+            The detector, with ``offset_`` set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_daml import AEGMMOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(300, 4))
+        >>> det = AEGMMOutlierDetector(epochs=2, random_state=0).fit(X)
+        >>> det = det.infer_threshold(X, threshold_perc=90)
+        >>> float(np.mean(det.predict(X) == 1))
+        0.9
+        """
+        if not isinstance(threshold_perc, numbers.Real) or not 0 <= threshold_perc <= 100:
+            raise ValueError(
+                f"threshold_perc must be a number in [0, 100]; got {threshold_perc!r}."
+            )
+        outlier_scores = -self.score_samples(X)
+        self.offset_ = -float(np.percentile(outlier_scores, threshold_perc))
+        return self
 
     @property
     def threshold_(self):
@@ -430,6 +499,28 @@ class BaseDeepDetector(BaseEstimator):
         return is_inlier
 
     # --------------------------------------------------------- persistence
+    def __sklearn_clone__(self):
+        """Clone as scikit-learn does, sharing Keras networks given as
+        parameters instead of deep-copying them.
+
+        A detector never changes a network it is given (it trains fresh
+        copies of it, or keeps a classifier frozen), so sharing is safe; a
+        deep copy goes through Keras' serialisation, which fails for a
+        network with a raw TensorFlow activation such as ``tf.nn.softmax``
+        (as in the alibi-detect examples) and would break ``GridSearchCV``.
+        """
+        networks = {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if isinstance(value, keras.layers.Layer)
+        }
+        if not networks:
+            return super().__sklearn_clone__()
+        stripped = object.__new__(type(self))
+        stripped.__dict__.update(self.__dict__)
+        stripped.set_params(**dict.fromkeys(networks))
+        return super(BaseDeepDetector, stripped).__sklearn_clone__().set_params(**networks)
+
     def save(self, path):
         """Save the detector to one file that :func:`sklearn_daml.load` reads
         without pickle, running no code from the file.
@@ -552,6 +643,46 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         return 1
 
 
+class FeatureScoresMixin:
+    """``feature_score_samples`` of the reconstruction detectors.
+
+    A detector using it implements ``_feature_outlier_scores(x)``: the
+    outlier score of every feature of a batch, ``(n, n_features)``.
+    """
+
+    def _compile_scorer(self):
+        super()._compile_scorer()
+        self._compiled["feature"] = _compile(self._feature_outlier_scores, self.n_features_in_)
+
+    def feature_score_samples(self, X):
+        """Normality score of every feature of each row (higher = more normal).
+
+        The negative reconstruction error of each feature, as alibi-detect's
+        ``feature_score`` with the sign of ``score_samples``: the lowest
+        entries of a row show which features make it an outlier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_features), float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_daml import AEOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> det = AEOutlierDetector(epochs=5, random_state=0).fit(X)
+        >>> int(np.argmin(det.feature_score_samples([[0.0, 0.0, 9.0, 0.0]])))
+        2
+        """
+        check_is_fitted(self)
+        scores = self._map_batches(self._compiled["feature"], self._validate_input(X, reset=False))
+        return np.negative(scores, out=scores)
+
+
 class VariationalMixin:
     """Reconstruction loss and fixed scoring noise of the VAE detectors.
 
@@ -604,7 +735,7 @@ class VariationalMixin:
         return tf.reduce_mean(tf.reshape(values, [-1, n]), axis=0)
 
 
-class BaseGMMDetector(BaseAutoencoderDetector):
+class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
     """Shared part of the AEGMM and VAEGMM detectors.
 
     After training, the mixture parameters are estimated once over the whole
@@ -619,6 +750,7 @@ class BaseGMMDetector(BaseAutoencoderDetector):
         "gmm_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "gmm_density_net": [keras.Model, callable, None],
+        "recon_features": [callable, None],
         "w_energy": [Interval(numbers.Real, 0, None, closed="left")],
         "w_cov_diag": [Interval(numbers.Real, 0, None, closed="left")],
         "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -626,18 +758,37 @@ class BaseGMMDetector(BaseAutoencoderDetector):
     }
 
     def _recon_features(self, X):
-        """Reconstruction features with the reference norm ``recon_scale_``:
-        ``'auto'`` is the root mean square row norm of the training data."""
+        """The ``recon_features`` callable; ``n_recon_features_`` is the
+        number of columns it gives. The default is the relative distance and
+        cosine term with the reference norm ``recon_scale_`` (``'auto'``:
+        the root mean square row norm of the training data)."""
         if self.recon_scale == "auto":
             peak = np.max(np.abs(X))  # divide first: squares of huge rows overflow
             rms = np.sqrt(np.mean(np.sum(np.square(X / peak), axis=1))) if peak > 0 else 0.0
             self.recon_scale_ = float(peak * rms)
         else:
             self.recon_scale_ = float(self.recon_scale)
-        return EuclCosimFeatures(scale=self.recon_scale_)
+        if self.recon_features is None:
+            self.n_recon_features_ = 2
+            return EuclCosimFeatures(scale=self.recon_scale_)
+        probe = tf.constant(X[:2])
+        try:
+            shape = tuple(self.recon_features(probe, 0.5 * probe).shape)
+        except Exception as exc:
+            raise ValueError(
+                "recon_features must map (x, x_recon), two tensors of shape "
+                f"(n_samples, n_features), to (n_samples, n_recon_features); it raised {exc!r}."
+            ) from exc
+        if len(shape) != 2 or shape[0] != 2 or shape[1] is None:
+            raise ValueError(
+                "recon_features must return a tensor of shape (n_samples, n_recon_features); "
+                f"for 2 rows it returned shape {shape}."
+            )
+        self.n_recon_features_ = int(shape[1])
+        return self.recon_features
 
     def _density_net(self, n_features):
-        input_dim = self._resolved_latent_dim(n_features) + 2
+        input_dim = self._resolved_latent_dim(n_features) + self.n_recon_features_
         if self.gmm_density_net is not None:
             return _instantiate_net(self.gmm_density_net, input_dim, self.n_gmm)
         return gmm_density_net(
@@ -673,5 +824,5 @@ class BaseGMMDetector(BaseAutoencoderDetector):
 
     def _scoring_row_width(self):
         return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (
-            self._resolved_latent_dim(self.n_features_in_) + 2
+            self._resolved_latent_dim(self.n_features_in_) + self.n_recon_features_
         )

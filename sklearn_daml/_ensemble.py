@@ -27,7 +27,7 @@ import numpy as np
 from keras import ops
 from sklearn.utils._param_validation import Interval
 
-from ._base import _DTYPE, _instantiate_net, tf
+from ._base import _DTYPE, FeatureScoresMixin, _instantiate_net, tf
 from .models.ensemble import ensemble_dense_stack
 
 # floors of the fitted scales, relative to their typical size: a feature (or a
@@ -81,7 +81,7 @@ def _member_decoder(nets, latent_dim, dtype):
     return keras.Model(latent, ops.stack(decoded, axis=1), name="decoder_net")
 
 
-class ReconstructionEnsembleMixin:
+class ReconstructionEnsembleMixin(FeatureScoresMixin):
     """``n_estimators`` vectorized members and their combined score.
 
     A detector using it implements ``_feature_errors(x)``: the squared
@@ -152,6 +152,11 @@ class ReconstructionEnsembleMixin:
         the trimmed mean of each member (``trim_fraction``), averaged over
         the members (so each member's gradient is its own loss's)."""
         return tf.reduce_mean(trimmed_mean(row_losses, self.trim_fraction))
+
+    def _feature_outlier_scores(self, x):
+        """Per-feature errors, each member's divided by its ``feature_scale_``,
+        averaged over the members."""
+        return tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=1)
 
     def _outlier_score(self, x):
         normalised = tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=-1)

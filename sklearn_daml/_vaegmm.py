@@ -5,7 +5,7 @@ import numbers
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _DTYPE, BaseGMMDetector, VariationalMixin
+from ._base import _DTYPE, BaseGMMDetector, VariationalMixin, tf
 from .models.autoencoder import VAEGMM
 from .models.losses import gmm_loss_terms
 
@@ -31,7 +31,8 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         mirrors them. ``None`` resolves at fit to ``(h, h // 2)`` with
         ``h = clip(2 * n_features, 16, 128)``.
     latent_dim : int, default=2
-        Latent dimension; the GMM sees ``latent_dim + 2`` dimensions
+        Latent dimension; the GMM sees ``latent_dim + n_recon_features_``
+        (by default ``latent_dim + 2``) dimensions
         (alibi-detect's example uses 2).
     activation : str or callable, default="tanh"
         Activation of the hidden layers of all networks.
@@ -41,11 +42,15 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         Dropout rate of the estimation network during training.
     encoder_net, decoder_net, gmm_density_net : keras.Model or callable, default=None
         Custom networks, as in :class:`AEGMMOutlierDetector`.
+    recon_features : callable, default=None
+        Features of a row and its reconstruction appended to the encoding,
+        as in :class:`AEGMMOutlierDetector`.
     w_recon : float, default=1e-7
         Weight of the ELBO term (alibi-detect's default; the ELBO with
         ``cov_elbo=0.05`` is large, so this keeps the terms balanced).
     recon_scale : "auto" or float >= 0, default="auto"
-        Reference norm of the relative reconstruction distance,
+        Used by the default ``recon_features``: reference norm of the
+        relative reconstruction distance,
         ``||x - x_hat|| / sqrt(min(||x||, ||x_hat||)**2 + recon_scale**2)``.
         DAGMM's distance (``recon_scale=0``) assumes rows far from the
         origin, as after min-max scaling; after ``StandardScaler`` the most
@@ -87,6 +92,8 @@ random_state, verbose
         Fitted mixture parameters, as in :class:`AEGMMOutlierDetector`.
     recon_scale_ : float
         The reference norm used (``recon_scale`` resolved).
+    n_recon_features_ : int
+        Number of columns of ``recon_features`` (2 for the default).
     loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEGMMOutlierDetector`.
 
@@ -128,6 +135,7 @@ random_state, verbose
         encoder_net=None,
         decoder_net=None,
         gmm_density_net=None,
+        recon_features=None,
         w_recon=1e-7,
         w_energy=0.1,
         w_cov_diag=0.005,
@@ -157,6 +165,7 @@ random_state, verbose
         self.encoder_net = encoder_net
         self.decoder_net = decoder_net
         self.gmm_density_net = gmm_density_net
+        self.recon_features = recon_features
         self.w_recon = w_recon
         self.w_energy = w_energy
         self.w_cov_diag = w_cov_diag
@@ -180,6 +189,7 @@ random_state, verbose
     def _build_model(self, X):
         self._fit_elbo(X)
         encoder, decoder = self._autoencoder_nets(X.shape[1], variational=True)
+        features = self._recon_features(X)
         density = self._density_net(X.shape[1])
         latent_dim = self._resolved_latent_dim(X.shape[1])
         return VAEGMM(
@@ -189,7 +199,7 @@ random_state, verbose
             self.n_gmm,
             latent_dim,
             beta=self.beta,
-            recon_features=self._recon_features(X),
+            recon_features=features,
             dtype=_DTYPE,
         )
 
@@ -210,3 +220,9 @@ random_state, verbose
     def _outlier_score(self, x):
         n, _, (_, z, _) = self._noisy_pass(x)
         return self._mean_over_samples(self._energy(z), n)
+
+    def _feature_outlier_scores(self, x):
+        """Squared error of each feature, averaged over the ``samples`` draws."""
+        n, x_rep, (x_recon, _, _) = self._noisy_pass(x)
+        errors = tf.square(x_rep - x_recon)
+        return tf.reduce_mean(tf.reshape(errors, [self.samples, n, -1]), axis=0)
