@@ -20,7 +20,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._tensorflow import import_tensorflow
+from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
 
 tf = import_tensorflow()
 import keras  # noqa: E402
@@ -136,9 +136,12 @@ def _compile(fn, n_features):
     detector counts traces per code object, and every fit builds new
     functions on purpose; wrapping in a ``partial`` (which has no code
     object) makes it count per function, so no false retracing warning.
+    :func:`float64_function` keeps Grappler's oneDNN remapper from logging
+    about float64 when the user imported TensorFlow first.
     """
+    start_runtime_quietly()
     spec = tf.TensorSpec([None, n_features], tf.float64)
-    return tf.function(functools.partial(fn), input_signature=[spec])
+    return float64_function(tf.function(functools.partial(fn), input_signature=[spec]))
 
 
 def _padded(x):
@@ -210,6 +213,7 @@ class BaseDeepDetector(BaseEstimator):
         """
         self._check_params()
         X = self._validate_input(X, reset=True)
+        start_runtime_quietly()
         with _seeded(self.random_state) as rng:
             self.model_ = self._build_model(X)
             self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
