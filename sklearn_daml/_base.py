@@ -10,11 +10,14 @@ import contextlib
 import functools
 import numbers
 import random
+import re
 import sys
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -41,6 +44,7 @@ _MAX_SCORING_ROWS = 2**13
 # to 8 still left small batches differing, 64 none, measured for every
 # batch size from 1 to 400)
 _PAD_ROWS = 64
+_FLOAT_MAX = np.finfo(np.float64).max
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
@@ -102,6 +106,32 @@ def _fresh_layer(layer):
         if callable(value) and not isinstance(value, keras_objects):
             config[key] = value
     return layer.__class__.from_config(config)
+
+
+def _check_net(net, name, input_width, output_width, parameter):
+    """Call a user network on a symbolic batch of ``input_width`` columns and
+    check that it returns ``output_width`` columns (any width for ``None``).
+
+    A mismatch is a ``ValueError`` naming the network, the expected and the
+    received shape and ``parameter``, the setting that fixes it, instead of
+    an error from deep inside the first compiled training step.
+    """
+    try:
+        out = net(keras.Input((input_width,), dtype=_DTYPE))
+    except Exception as exc:
+        reason = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+        raise ValueError(
+            f"{name} does not accept input of shape (None, {input_width}). Change "
+            f"{parameter} or {name} so that they fit. Keras said: {reason}"
+        ) from exc
+    shape = tuple(getattr(out, "shape", ()))
+    if len(shape) != 2 or (output_width is not None and shape[1] != output_width):
+        expected = f"(None, {output_width if output_width is not None else 'width'})"
+        raise ValueError(
+            f"{name} maps input of shape (None, {input_width}) to shape {shape}; "
+            f"expected {expected}. Change {parameter} or {name} so that they fit."
+        )
+    return net
 
 
 def _input_ndim(X):
@@ -221,7 +251,7 @@ class BaseDeepDetector(BaseEstimator):
             self._fit_extra(X, rng)
         self._compile_scorer()
         scores = self._score_samples(X)
-        if not np.all(np.isfinite(scores)):
+        if not np.all(np.abs(scores) < _FLOAT_MAX):  # NaN, or saturated
             raise TrainingDivergedError(_diverged_message("training rows got non-finite scores"))
         self.offset_ = self._offset(scores)
         return self
@@ -349,7 +379,7 @@ class BaseDeepDetector(BaseEstimator):
         best_loss, best_weights, stale = np.inf, None, 0
         for epoch in range(self.epochs):
             order = rng.permutation(X_train.shape[0])
-            epoch_loss = self._epoch_loss(train_step, X_train, order, epoch)
+            epoch_loss = self._epoch_loss(train_step, X_train, order, epoch, progress=True)
             curve.append(epoch_loss)
             message = f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}"
             if X_val is not None:
@@ -370,6 +400,15 @@ class BaseDeepDetector(BaseEstimator):
                     best_epoch = int(np.argmin(val_curve)) + 1
                     print(f"Early stopping: restoring the weights of epoch {best_epoch}.")
                 break
+        else:
+            if X_val is not None:
+                warnings.warn(
+                    f"{type(self).__name__} reached epochs={self.epochs} while the "
+                    "validation loss was still improving, so early stopping did not end "
+                    "training: the fit has not converged. Raise epochs (or tol).",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
         if best_weights is not None:
             model.set_weights(best_weights)
         return curve, val_curve
@@ -382,12 +421,22 @@ class BaseDeepDetector(BaseEstimator):
         order = rng.permutation(X.shape[0])
         return X[order[n_val:]], X[order[:n_val]]
 
-    def _epoch_loss(self, step, X, order, epoch):
+    def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a
-        non-finite loss raises ``TrainingDivergedError``."""
+        non-finite loss raises ``TrainingDivergedError``. With ``progress``
+        and ``verbose >= 2``, a :class:`keras.utils.Progbar` shows the batches
+        as they run (each loss is then read at once, so steps do not overlap)."""
         n_batches = max(1, round(X.shape[0] / self.batch_size))
+        batches = np.array_split(order, n_batches)
         try:
-            losses = [step(X[idx]) for idx in np.array_split(order, n_batches)]
+            if progress and self.verbose >= 2:
+                bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"], unit_name="batch")
+                losses = []
+                for i, idx in enumerate(batches):
+                    losses.append(step(X[idx]))
+                    bar.update(i + 1, [("loss", np.mean([value.numpy() for value in losses]))])
+            else:
+                losses = [step(X[idx]) for idx in batches]
         except tf.errors.InvalidArgumentError as exc:
             raise TrainingDivergedError(
                 _diverged_message(f"a numerical step failed at epoch {epoch + 1}")
@@ -454,6 +503,10 @@ class BaseDeepDetector(BaseEstimator):
 
     def _score_samples(self, X):
         scores = self._map_batches(self._compiled["score"], X)
+        # an outlier score beyond float64's range (the squared error of a row
+        # of 1e200) saturates at the largest float: finite, and ranked below
+        # every row whose score float64 can hold
+        np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX, out=scores)
         return np.negative(scores, out=scores)
 
     def score_samples(self, X):
@@ -627,15 +680,37 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         hidden = self._resolved_hidden_sizes(n_features)
         latent_dim = self._resolved_latent_dim(n_features)
         if self.encoder_net is not None:
-            encoder = _instantiate_net(self.encoder_net, n_features, latent_dim)
+            encoder = self._checked_encoder(
+                _instantiate_net(self.encoder_net, n_features, latent_dim), n_features, variational
+            )
         else:
             encoder_out = None if variational else latent_dim
             encoder = dense_encoder(n_features, hidden, encoder_out, self.activation, _DTYPE)
         if self.decoder_net is not None:
-            decoder = _instantiate_net(self.decoder_net, latent_dim, n_features)
+            decoder = self._checked_decoder(
+                _instantiate_net(self.decoder_net, latent_dim, n_features), n_features
+            )
         else:
             decoder = dense_decoder(latent_dim, hidden, n_features, self.activation, dtype=_DTYPE)
         return encoder, decoder
+
+    def _checked_encoder(self, net, n_features, variational):
+        """A user encoder must take the ``n_features`` columns of ``X`` and,
+        unless variational (any width, the heads follow), return
+        ``latent_dim`` columns: ``latent_dim`` is used, never ignored."""
+        latent_dim = None if variational else self._resolved_latent_dim(n_features)
+        return _check_net(
+            net, "encoder_net", n_features, latent_dim,
+            f"latent_dim (resolved to {self._resolved_latent_dim(n_features)})",
+        )
+
+    def _checked_decoder(self, net, n_features):
+        """A user decoder must map ``latent_dim`` columns to ``n_features``."""
+        latent_dim = self._resolved_latent_dim(n_features)
+        return _check_net(
+            net, "decoder_net", latent_dim, n_features,
+            f"latent_dim (resolved to {latent_dim}; X has {n_features} features)",
+        )
 
     def _scoring_row_width(self):
         """Floats held per row while scoring (a generous estimate)."""
@@ -794,7 +869,12 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
     def _density_net(self, n_features):
         input_dim = self._resolved_latent_dim(n_features) + self.n_recon_features_
         if self.gmm_density_net is not None:
-            return _instantiate_net(self.gmm_density_net, input_dim, self.n_gmm)
+            return _check_net(
+                _instantiate_net(self.gmm_density_net, input_dim, self.n_gmm),
+                "gmm_density_net", input_dim, self.n_gmm,
+                f"latent_dim or n_gmm (its input is latent_dim + {self.n_recon_features_} "
+                f"reconstruction features = {input_dim} columns, its output n_gmm={self.n_gmm})",
+            )
         return gmm_density_net(
             input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, _DTYPE
         )
