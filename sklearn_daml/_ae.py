@@ -49,7 +49,10 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         Custom networks, replacing the default stacks. A model is cloned at
         fit (fresh weights); a callable is called as
         ``encoder_net(n_features, latent_dim)`` /
-        ``decoder_net(latent_dim, n_features)`` and returns a model.
+        ``decoder_net(latent_dim, n_features)`` and returns a model. The
+        encoder's output width must equal ``latent_dim`` (resolved as above),
+        else fit raises a ``ValueError`` saying so: ``latent_dim`` is never
+        silently ignored.
     epochs : int, default=100
         Maximum number of passes over the training data.
     batch_size : int, default=128
@@ -88,7 +91,8 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         Seeds weights, shuffling and noise: the same value gives
         bit-identical scores on CPU.
     verbose : int, default=0
-        ``1`` prints the loss after every epoch.
+        ``1`` prints the loss after every epoch; ``2`` also shows a progress
+        bar over the batches of each epoch (:class:`keras.utils.Progbar`).
 
     Attributes
     ----------

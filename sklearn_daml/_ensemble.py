@@ -67,8 +67,18 @@ def trimmed_mean(row_losses, fraction):
     return tf.reduce_sum(row_losses * keep, axis=0) / tf.reduce_sum(keep, axis=0)
 
 
+def _unique_names(nets):
+    """Copies cloned from one model share its name, which a functional model
+    refuses; number the copies."""
+    if len({net.name for net in nets}) < len(nets):
+        for m, net in enumerate(nets):
+            net.name = f"{net.name}_member_{m}"
+    return nets
+
+
 def _member_encoder(nets, n_features, dtype):
     """User encoders as one ensemble: ``(n, n_features) -> (n, members, width)``."""
+    nets = _unique_names(nets)
     inputs = keras.Input((n_features,), dtype=dtype)
     encoded = [keras.layers.Flatten(dtype=dtype)(net(inputs)) for net in nets]
     return keras.Model(inputs, ops.stack(encoded, axis=1), name="encoder_net")
@@ -76,6 +86,7 @@ def _member_encoder(nets, n_features, dtype):
 
 def _member_decoder(nets, latent_dim, dtype):
     """User decoders as one ensemble: member ``m`` reads latent slice ``m``."""
+    nets = _unique_names(nets)
     latent = keras.Input((len(nets), latent_dim), dtype=dtype)
     decoded = [net(latent[:, m]) for m, net in enumerate(nets)]
     return keras.Model(latent, ops.stack(decoded, axis=1), name="decoder_net")
@@ -104,7 +115,11 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         n_members = self.n_estimators
         if self.encoder_net is not None:
             nets = [
-                _instantiate_net(self.encoder_net, n_features, latent_dim) for _ in range(n_members)
+                self._checked_encoder(
+                    _instantiate_net(self.encoder_net, n_features, latent_dim), n_features,
+                    variational,
+                )
+                for _ in range(n_members)
             ]
             encoder = _member_encoder(nets, n_features, _DTYPE)
         else:
@@ -116,7 +131,10 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
             )
         if self.decoder_net is not None:
             nets = [
-                _instantiate_net(self.decoder_net, latent_dim, n_features) for _ in range(n_members)
+                self._checked_decoder(
+                    _instantiate_net(self.decoder_net, latent_dim, n_features), n_features
+                )
+                for _ in range(n_members)
             ]
             decoder = _member_decoder(nets, latent_dim, _DTYPE)
         else:

@@ -20,7 +20,8 @@ class BaseImageDetector(BaseDeepDetector):
     a row as a ``1 x n_features x 1`` image, so plain tables go through).
     Pixel values live on the integer grid ``[low, high]``: any other real
     value is rounded to the nearest integer and clipped to ``[low, high]``,
-    with a warning when clipping was needed. NaN and inf are errors.
+    with a warning when rounding or clipping changed a value. NaN and inf
+    are errors.
     """
 
     _parameter_constraints: dict = {
@@ -83,8 +84,18 @@ class BaseImageDetector(BaseDeepDetector):
         return shape
 
     def _to_pixel_grid(self, X):
-        """Round to integers and clip to ``[low, high]`` (warning if clipped)."""
-        X = np.rint(X)
+        """Round to integers and clip to ``[low, high]``, warning when
+        either changed a value."""
+        rounded = np.rint(X)
+        if not np.array_equal(rounded, X):
+            warnings.warn(
+                "X has non-integer values; they were rounded to the nearest integer. "
+                "Pixel values are expected as integers in [low, high] = "
+                f"[{self.low}, {self.high}] (for example 0..255, not scaled to [0, 1]).",
+                UserWarning,
+                stacklevel=3,
+            )
+        X = rounded
         if X.size and (X.min() < self.low or X.max() > self.high):
             warnings.warn(
                 f"X has values outside [low, high] = [{self.low}, {self.high}]; "

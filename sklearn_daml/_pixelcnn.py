@@ -32,7 +32,7 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         ``1 x n_features x 1`` image.
     low, high : int, default=0, 255
         The integer grid of pixel values. Other real values are rounded and
-        clipped to it (with a warning when clipped).
+        clipped to it (with a warning when either changed a value).
     num_resnet : int, default=5
         Gated ResNet blocks per hierarchy level.
     num_hierarchies : int, default=3

@@ -165,7 +165,15 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     def _validate_input(self, X, reset):
         """Flatten 3-D windows, validate, and fix ``n_steps_``/``n_channels_``."""
         steps = None
-        if _input_ndim(X) == 3:
+        ndim = _input_ndim(X)
+        if ndim is not None and ndim > 3:
+            raise ValueError(
+                f"X has {ndim} dimensions; {type(self).__name__} takes 3-D windows "
+                "(n_windows, seq_len, n_features), or 2-D rows (n_windows, seq_len * "
+                "n_features) with seq_len set; sklearn_daml.timeseries.sliding_windows "
+                "makes windows from a series."
+            )
+        if ndim == 3:
             X = np.asarray(X)
             steps = X.shape[1]
             if reset and self.seq_len is not None and steps != self.seq_len:

@@ -88,3 +88,143 @@ def test_grid_search_workers_are_quiet():
         """
     )
     assert stderr == ""
+
+
+# ---------------------------------------------------------- finite scores
+import warnings  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from sklearn_daml import (  # noqa: E402
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    PixelCNNOutlierDetector,
+    Seq2SeqOutlierDetector,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
+
+TABLE_DETECTORS = [
+    AEOutlierDetector(n_estimators=2, epochs=2, random_state=0),
+    VAEOutlierDetector(n_estimators=2, epochs=2, random_state=0),
+    AEGMMOutlierDetector(epochs=2, random_state=0),
+    VAEGMMOutlierDetector(epochs=2, random_state=0),
+    Seq2SeqOutlierDetector(epochs=2, random_state=0),
+]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return np.random.RandomState(0).normal(size=(120, 4))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("detector", TABLE_DETECTORS, ids=lambda d: type(d).__name__)
+def test_huge_finite_rows_get_finite_scores_in_order(detector, table):
+    det = detector.fit(table)
+    huge = np.vstack([np.full((1, 4), 1e150), np.full((1, 4), 1e200), [[-1e200, 0, 0, 1e200]]])
+    scores = det.score_samples(np.vstack([table[:20], huge]))
+    assert np.all(np.isfinite(scores))
+    assert scores[20:].max() < scores[:20].min()
+    y = np.r_[np.ones(20), -np.ones(3)]
+    assert roc_auc_score(y, scores) == 1.0
+
+
+def test_overflowing_scores_keep_the_order_float64_can_hold(table):
+    det = AEOutlierDetector(n_estimators=1, epochs=2, early_stopping=False, random_state=0)
+    scores = det.fit(table).score_samples(np.full((3, 4), 1.0) * [[1e100], [1e150], [1e200]])
+    assert scores[0] > scores[1] > scores[2] == -np.finfo(np.float64).max
+
+
+# ------------------------------------------------------------- warnings
+def test_convergence_warning_when_epochs_end_before_early_stopping(table):
+    with pytest.warns(ConvergenceWarning, match="epochs=2"):
+        AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(table)
+
+
+def test_no_convergence_warning_when_converged_or_without_early_stopping(table):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        AEOutlierDetector(n_estimators=1, epochs=2, early_stopping=False).fit(table)
+        det = AEOutlierDetector(n_estimators=1, epochs=50, n_iter_no_change=1, tol=0.5)
+        det.fit(table)
+    assert det.n_iter_ < 50
+
+
+def test_verbose_2_shows_a_keras_progress_bar_per_epoch(table, capsys, monkeypatch):
+    updates = []
+    original = keras.utils.Progbar.update
+
+    def update(bar, current, values=None, finalize=None):
+        updates.append((bar.target, current))
+        return original(bar, current, values, finalize)
+
+    monkeypatch.setattr(keras.utils.Progbar, "update", update)
+    det = AEOutlierDetector(n_estimators=1, epochs=2, batch_size=20, early_stopping=False)
+    det.fit(table)
+    assert updates == []
+    assert len(capsys.readouterr().out.splitlines()) == 0
+    det.set_params(verbose=1).fit(table)
+    assert updates == []
+    assert capsys.readouterr().out.count("Epoch ") == 2
+    det.set_params(verbose=2).fit(table)
+    assert updates == [(6, i) for i in range(1, 7)] * 2
+    out = capsys.readouterr().out
+    assert "6/6" in out and out.count("Epoch ") == 2
+
+
+# ------------------------------------------------------- custom networks
+def _dense(n_in, n_out):
+    return keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(8), keras.layers.Dense(n_out)])
+
+
+@pytest.mark.parametrize(
+    "detector, name, parameter",
+    [
+        (AEOutlierDetector(encoder_net=_dense(4, 3), decoder_net=_dense(3, 4)), "encoder_net",
+         "latent_dim"),
+        (AEOutlierDetector(latent_dim=2, decoder_net=_dense(2, 5)), "decoder_net", "latent_dim"),
+        (VAEOutlierDetector(decoder_net=_dense(3, 4)), "decoder_net", "latent_dim"),
+        (AEGMMOutlierDetector(encoder_net=_dense(4, 2)), "encoder_net", "latent_dim"),
+        (AEGMMOutlierDetector(gmm_density_net=_dense(3, 4)), "gmm_density_net", "n_gmm"),
+        (VAEGMMOutlierDetector(gmm_density_net=_dense(5, 2)), "gmm_density_net", "latent_dim"),
+    ],
+    ids=["ae-encoder", "ae-decoder", "vae-decoder", "aegmm-encoder", "aegmm-density",
+         "vaegmm-density"],
+)
+def test_custom_network_that_does_not_fit_names_itself(detector, name, parameter, table):
+    with pytest.raises(ValueError, match=name) as info:
+        detector.set_params(epochs=1).fit(table)
+    message = str(info.value)
+    assert parameter in message and "(None, " in message
+
+
+def test_custom_models_that_fit_latent_dim_train(table):
+    det = AEOutlierDetector(
+        n_estimators=2, encoder_net=_dense(4, 3), decoder_net=_dense(3, 4), latent_dim=3,
+        epochs=1, early_stopping=False, random_state=0,
+    ).fit(table)
+    assert np.all(np.isfinite(det.score_samples(table)))
+
+
+# ------------------------------------------------------------ bad input
+def test_image_detector_warns_when_it_rounds(table):
+    X = np.random.RandomState(0).randint(0, 4, size=(40, 2, 2, 1)).astype(float)
+    det = PixelCNNOutlierDetector(
+        low=0, high=3, num_resnet=1, num_hierarchies=1, num_filters=4, num_logistic_mix=1,
+        epochs=1, random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        det.fit(X)
+    with pytest.warns(UserWarning, match="rounded"):
+        det.score_samples(X + 0.3)
+
+
+def test_seq2seq_4d_input_error_names_the_shapes_it_takes():
+    X = np.zeros((10, 4, 2, 1))
+    with pytest.raises(ValueError, match=r"\(n_windows, seq_len, n_features\)"):
+        Seq2SeqOutlierDetector(epochs=1).fit(X)
