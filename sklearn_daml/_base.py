@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
+from ._weights import epoch_order, fit_rows_and_weights, weighted_percentile
 
 tf = import_tensorflow()
 import keras  # noqa: E402
@@ -159,7 +160,7 @@ def _seeded(random_state):
         np.random.set_state(np_state)
 
 
-def _compile(fn, n_features):
+def _compile(fn, n_features, weighted=False):
     """``tf.function`` over float64 batches of ``n_features`` columns.
 
     The fixed signature means one trace per function. TensorFlow's retracing
@@ -170,8 +171,10 @@ def _compile(fn, n_features):
     about float64 when the user imported TensorFlow first.
     """
     start_runtime_quietly()
-    spec = tf.TensorSpec([None, n_features], tf.float64)
-    return float64_function(tf.function(functools.partial(fn), input_signature=[spec]))
+    spec = [tf.TensorSpec([None, n_features], tf.float64)]
+    if weighted:  # and a second argument, one weight per row
+        spec.append(tf.TensorSpec([None], tf.float64))
+    return float64_function(tf.function(functools.partial(fn), input_signature=spec))
 
 
 def _padded(x):
@@ -225,7 +228,7 @@ class BaseDeepDetector(BaseEstimator):
 
     # ---------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the network on ``X`` and fix the decision threshold.
 
         Parameters
@@ -235,6 +238,13 @@ class BaseDeepDetector(BaseEstimator):
             never used). Scale the features first (e.g. ``StandardScaler``).
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. A row's weight scales how often it is
+            drawn for training (each epoch draws the rows with probability
+            proportional to their weights), its share of the statistics
+            fitted after training (GMM parameters, error scales) and of the
+            contamination percentile. A zero weight is the same as leaving
+            the row out; equal weights are the same as none.
 
         Returns
         -------
@@ -243,17 +253,23 @@ class BaseDeepDetector(BaseEstimator):
         """
         self._check_params()
         X = self._validate_input(X, reset=True)
+        X, self._sample_weight = fit_rows_and_weights(X, sample_weight)
         start_runtime_quietly()
-        with _seeded(self.random_state) as rng:
-            self.model_ = self._build_model(X)
-            self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
-            self.n_iter_ = len(self.loss_curve_)
-            self._fit_extra(X, rng)
-        self._compile_scorer()
-        scores = self._score_samples(X)
-        if not np.all(np.abs(scores) < _FLOAT_MAX):  # NaN, or saturated
-            raise TrainingDivergedError(_diverged_message("training rows got non-finite scores"))
-        self.offset_ = self._offset(scores)
+        try:
+            with _seeded(self.random_state) as rng:
+                self.model_ = self._build_model(X)
+                self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
+                self.n_iter_ = len(self.loss_curve_)
+                self._fit_extra(X, rng)
+            self._compile_scorer()
+            scores = self._score_samples(X)
+            if not np.all(np.abs(scores) < _FLOAT_MAX):  # NaN, or saturated
+                raise TrainingDivergedError(
+                    _diverged_message("training rows got non-finite scores")
+                )
+            self.offset_ = self._offset(scores, self._sample_weight)
+        finally:
+            del self._sample_weight
         return self
 
     def _validate_input(self, X, reset):
@@ -265,8 +281,8 @@ class BaseDeepDetector(BaseEstimator):
     def _check_params(self):
         """Checks of parameters beyond ``_parameter_constraints``."""
 
-    def _offset(self, scores):
-        """Offset on the training scores.
+    def _offset(self, scores, weights=None):
+        """Offset on the training scores (weighted percentiles with weights).
 
         A float ``contamination`` takes that percentile of the training
         scores (as IsolationForest). ``'auto'`` uses Tukey's fence,
@@ -274,9 +290,9 @@ class BaseDeepDetector(BaseEstimator):
         assumed, and rows far in the low tail are flagged.
         """
         if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25.0, 75.0])
+            q1, q3 = weighted_percentile(scores, [25.0, 75.0], weights)
             return float(q1 - 1.5 * (q3 - q1))
-        return float(np.percentile(scores, 100.0 * self.contamination))
+        return float(weighted_percentile(scores, 100.0 * self.contamination, weights))
 
     def infer_threshold(self, X, threshold_perc=95.0):
         """Set the threshold so that ``threshold_perc`` % of ``X`` are inliers.
@@ -355,7 +371,7 @@ class BaseDeepDetector(BaseEstimator):
         each epoch (else ``None``).
         """
         model = self.model_ if model is None else model
-        X_train, X_val = self._validation_split(X, rng)
+        X_train, X_val, w_train, w_val = self._validation_split(X, rng)
         self._forward(model, tf.constant(X_train[:2]), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
@@ -378,7 +394,7 @@ class BaseDeepDetector(BaseEstimator):
         curve, val_curve = [], None if X_val is None else []
         best_loss, best_weights, stale = np.inf, None, 0
         for epoch in range(self.epochs):
-            order = rng.permutation(X_train.shape[0])
+            order = epoch_order(rng, X_train.shape[0], w_train)
             epoch_loss = self._epoch_loss(train_step, X_train, order, epoch, progress=True)
             curve.append(epoch_loss)
             message = f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}"
@@ -414,12 +430,19 @@ class BaseDeepDetector(BaseEstimator):
         return curve, val_curve
 
     def _validation_split(self, X, rng):
-        """``(X_train, X_val)``; ``X_val`` is None without early stopping."""
+        """``(X_train, X_val, w_train, w_val)``: rows and their fit weights
+        (None when unweighted); ``X_val`` is None without early stopping.
+        With weights, the held-out rows are a fixed weighted draw of them."""
+        weights = getattr(self, "_sample_weight", None)
         if not self.early_stopping:
-            return X, None
+            return X, None, weights, None
         n_val = min(max(1, round(self.validation_fraction * X.shape[0])), X.shape[0] - 1)
         order = rng.permutation(X.shape[0])
-        return X[order[n_val:]], X[order[:n_val]]
+        train, val = order[n_val:], order[:n_val]
+        if weights is None:
+            return X[train], X[val], None, None
+        X_val = X[val][epoch_order(rng, n_val, weights[val])]
+        return X[train], X_val, weights[train], None
 
     def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a
@@ -456,15 +479,23 @@ class BaseDeepDetector(BaseEstimator):
         """Learn what scoring needs besides the weights (GMM, noise)."""
 
     def _sum_over_batches(self, fn, X):
-        """Sum over the row batches of ``X`` of the compiled ``fn`` (a tensor
-        or a tuple of tensors), accumulated in NumPy float64: statistics of
+        """Sum over the row batches of ``X`` of the compiled ``fn(x, w)`` (a
+        tensor or a tuple of tensors; ``w`` holds the batch's fit weights,
+        ones when unweighted), accumulated in NumPy float64: statistics of
         the whole training set without holding per-row results for it."""
-        compiled = _compile(fn, X.shape[1])
+        compiled = _compile(fn, X.shape[1], weighted=True)
+        weights = self._fit_weights(X.shape[0])
         total = None
         for sl in self._batches(X.shape[0]):
-            value = [t.numpy() for t in tf.nest.flatten(compiled(tf.constant(X[sl])))]
+            outputs = compiled(tf.constant(X[sl]), tf.constant(weights[sl]))
+            value = [t.numpy() for t in tf.nest.flatten(outputs)]
             total = value if total is None else [a + b for a, b in zip(total, value)]
         return total
+
+    def _fit_weights(self, n_rows):
+        """Weights of the training rows during ``fit`` (ones when unweighted)."""
+        weights = getattr(self, "_sample_weight", None)
+        return np.ones(n_rows) if weights is None else weights
 
     # ------------------------------------------------------------- scoring
     def _compile_scorer(self):
@@ -884,9 +915,13 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
         raise NotImplementedError
 
     def _fit_extra(self, X, rng):
-        def statistics(x):
+        def statistics(x, w):
             z, gamma = self._gmm_pass(x)
-            return gmm_sufficient_statistics(z, gamma)
+            w = tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
+            _, sum_gamma, sum_gamma_z, sum_gamma_zz = gmm_sufficient_statistics(
+                z, gamma * w[:, None]
+            )
+            return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
 
         totals = self._sum_over_batches(statistics, X)
         try:

@@ -146,21 +146,24 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
 
     def _fit_member_scaling(self, X):
         """``feature_scale_``, ``member_mean_`` and ``member_std_`` from the
-        training rows, in two batched passes (no ``(n, members, features)``
-        array is ever held for the whole data)."""
+        training rows (weighted means with ``sample_weight``), in two batched
+        passes (no ``(n, members, features)`` array is ever held for the
+        whole data)."""
+        total_weight = np.sum(self._fit_weights(X.shape[0]))
         (sums,) = self._sum_over_batches(
-            lambda x: tf.reduce_sum(self._feature_errors(x), axis=0), X
+            lambda x, w: tf.reduce_sum(w[:, None, None] * self._feature_errors(x), axis=0), X
         )
-        scale = sums / X.shape[0]
+        scale = sums / total_weight
         self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
         scale_t = tf.constant(self.feature_scale_)
 
-        def member_moments(x):
+        def member_moments(x, w):
             s = tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
-            return tf.stack([tf.reduce_sum(s, axis=0), tf.reduce_sum(tf.square(s), axis=0)])
+            w = w[:, None]
+            return tf.stack([tf.reduce_sum(w * s, axis=0), tf.reduce_sum(w * tf.square(s), axis=0)])
 
         (moments,) = self._sum_over_batches(member_moments, X)
-        first, second = moments / X.shape[0]
+        first, second = moments / total_weight
         self.member_mean_ = first
         std = np.sqrt(np.maximum(second - np.square(first), 0.0))
         self.member_std_ = _floored(std, np.maximum(first, np.finfo(np.float64).tiny))
