@@ -250,27 +250,51 @@ class BaseDeepDetector(BaseEstimator):
         -------
         self : object
             Fitted estimator.
+
+        Notes
+        -----
+        Bad input or parameters raise before anything changes: a fitted
+        detector keeps its previous fit. A fit that fails after training
+        began (``TrainingDivergedError``, an error from a custom network)
+        leaves the detector unfitted, never half-refitted.
         """
-        self._check_params()
-        X = self._validate_input(X, reset=True)
-        X, self._sample_weight = fit_rows_and_weights(X, sample_weight)
+        previous = dict(self.__dict__)
+        try:
+            self._check_params()
+            X = self._validate_input(X, reset=True)
+            X, self._sample_weight = fit_rows_and_weights(X, sample_weight)
+        except Exception:
+            self.__dict__.clear()  # validation may have reset feature names
+            self.__dict__.update(previous)
+            raise
         start_runtime_quietly()
         try:
-            with _seeded(self.random_state) as rng:
-                self.model_ = self._build_model(X)
-                self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
-                self.n_iter_ = len(self.loss_curve_)
-                self._fit_extra(X, rng)
-            self._compile_scorer()
-            scores = self._score_samples(X)
-            if not np.all(np.abs(scores) < _FLOAT_MAX):  # NaN, or saturated
-                raise TrainingDivergedError(
-                    _diverged_message("training rows got non-finite scores")
-                )
-            self.offset_ = self._offset(scores, self._sample_weight)
+            self._fit_training(X)
+        except Exception:
+            self._clear_fitted()
+            raise
         finally:
             del self._sample_weight
         return self
+
+    def _clear_fitted(self):
+        """Remove every fitted attribute (after a failed fit)."""
+        for name in list(vars(self)):
+            if (name.endswith("_") and not name.startswith("__")) or name == "_compiled":
+                delattr(self, name)
+
+    def _fit_training(self, X):
+        """The fit proper, on validated rows (``_sample_weight`` is set)."""
+        with _seeded(self.random_state) as rng:
+            self.model_ = self._build_model(X)
+            self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
+            self.n_iter_ = len(self.loss_curve_)
+            self._fit_extra(X, rng)
+        self._compile_scorer()
+        scores = self._score_samples(X)
+        if not np.all(np.abs(scores) < _FLOAT_MAX):  # NaN, or saturated
+            raise TrainingDivergedError(_diverged_message("training rows got non-finite scores"))
+        self.offset_ = self._offset(scores, self._sample_weight)
 
     def _validate_input(self, X, reset):
         """Validated float64 2-D array; at fit, at least two rows."""
@@ -588,22 +612,25 @@ class BaseDeepDetector(BaseEstimator):
 
     # --------------------------------------------------------- persistence
     def __sklearn_clone__(self):
-        """Clone as scikit-learn does, sharing Keras networks given as
-        parameters instead of deep-copying them.
+        """Clone as scikit-learn does; Keras networks given as parameters
+        that cannot be deep-copied are shared instead.
 
-        A detector never changes a network it is given (it trains fresh
-        copies of it, or keeps a classifier frozen), so sharing is safe; a
-        deep copy goes through Keras' serialisation, which fails for a
-        network with a raw TensorFlow activation such as ``tf.nn.softmax``
-        (as in the alibi-detect examples) and would break ``GridSearchCV``.
+        Keras deep-copies a network through its serialisation, which fails
+        for a raw TensorFlow activation such as ``tf.nn.softmax`` (as in the
+        alibi-detect examples) and would break ``GridSearchCV``. Sharing is
+        safe: a detector never changes a network it is given (it trains
+        fresh copies of it, or keeps a classifier frozen).
         """
         networks = {
             name: value
             for name, value in self.get_params(deep=False).items()
             if isinstance(value, keras.layers.Layer)
         }
-        if not networks:
+        try:
             return super().__sklearn_clone__()
+        except (TypeError, ValueError):
+            if not networks:
+                raise
         stripped = object.__new__(type(self))
         stripped.__dict__.update(self.__dict__)
         stripped.set_params(**dict.fromkeys(networks))
@@ -790,6 +817,7 @@ class FeatureScoresMixin:
         """
         check_is_fitted(self)
         scores = self._map_batches(self._compiled["feature"], self._validate_input(X, reset=False))
+        np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX, out=scores)  # as score_samples
         return np.negative(scores, out=scores)
 
 

@@ -105,8 +105,8 @@ def test_gmm_detectors_fit_on_the_reference_page_networks(Detector, variational,
     assert np.mean(scores[y == -1]) < np.mean(scores[y == 1])
     # the user's networks are untouched: the detector trained copies
     assert det.model_.gmm_density_net is not gmm_density_net
-    # cloning (GridSearchCV) shares the given networks; Keras' deep copy of
-    # a network with tf.nn.softmax fails
+    # cloning (GridSearchCV) shares the given networks where Keras' deep
+    # copy fails, as for a network with tf.nn.softmax
     copy = clone(det)
     assert copy.gmm_density_net is gmm_density_net and not hasattr(copy, "model_")
     np.testing.assert_array_equal(copy.fit(X).score_samples(X), scores)
