@@ -6,10 +6,8 @@ its loss is (``_loss``), what it learns after training (``_fit_extra``) and
 how a batch is scored (``_outlier_score``, larger = more abnormal).
 """
 
-import contextlib
 import functools
 import numbers
-import random
 import re
 import sys
 import warnings
@@ -18,12 +16,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
+from ._seeding import seeded as _seeded
 from ._weights import epoch_order, fit_rows_and_weights, weighted_percentile
 
 tf = import_tensorflow()
@@ -141,23 +140,6 @@ def _input_ndim(X):
     if isinstance(X, (list, tuple)):
         return np.ndim(X)
     return None if sp.issparse(X) else getattr(X, "ndim", None)
-
-
-@contextlib.contextmanager
-def _seeded(random_state):
-    """Seed Python, NumPy, TensorFlow and Keras for a fit, then restore the
-    Python and NumPy global generators so the user's streams are untouched.
-
-    Yields a ``numpy.random.RandomState`` for the fit's own draws.
-    """
-    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    py_state, np_state = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
-    try:
-        yield np.random.RandomState(seed)
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
 
 
 def _compile(fn, n_features, weighted=False):

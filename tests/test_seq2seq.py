@@ -54,7 +54,7 @@ def test_shape_errors_are_clear():
         det.predict(windows.reshape(len(windows), 8, 4))
     with pytest.raises(ValueError, match="expecting 32 features"):
         det.predict(windows.reshape(len(windows), -1)[:, :30])
-    with pytest.raises(ValueError, match="dim 4"):
+    with pytest.raises(ValueError, match="X has 4 dimensions.*takes 3-D windows"):
         det.predict(windows[..., None])
     with pytest.raises(ValueError, match="NaN"):
         det.predict(np.where(windows > 0.9, np.nan, windows))
