@@ -92,7 +92,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         bit-identical scores on CPU.
     verbose : int, default=0
         ``1`` prints the loss after every epoch; ``2`` also shows a progress
-        bar over the batches of each epoch (:class:`keras.utils.Progbar`).
+        bar over the batches of each epoch (``keras.utils.Progbar``).
 
     Attributes
     ----------

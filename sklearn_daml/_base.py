@@ -453,7 +453,7 @@ class BaseDeepDetector(BaseEstimator):
     def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a
         non-finite loss raises ``TrainingDivergedError``. With ``progress``
-        and ``verbose >= 2``, a :class:`keras.utils.Progbar` shows the batches
+        and ``verbose >= 2``, a ``keras.utils.Progbar`` shows the batches
         as they run (each loss is then read at once, so steps do not overlap)."""
         n_batches = max(1, round(X.shape[0] / self.batch_size))
         batches = np.array_split(order, n_batches)
