@@ -5,7 +5,6 @@ and ``feature_score_samples``."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras.layers import Dense, InputLayer
 from sklearn.base import clone
 
 import keras
@@ -18,10 +17,10 @@ from sklearn_daml import (
 from sklearn_daml._base import _instantiate_net
 from sklearn_daml.models import eucl_cosim_features
 
+from .test_reference_api import LATENT_DIM, N_FEATURES, N_GMM, reference_nets
+
 # the reference networks pass input_shape=..., which Keras 3 deprecates
 pytestmark = pytest.mark.filterwarnings("ignore:Argument `input_shape` is deprecated")
-
-N_FEATURES, LATENT_DIM, N_GMM = 4, 2, 2
 DETECTORS = [
     AEOutlierDetector(epochs=5, random_state=0),
     VAEOutlierDetector(epochs=5, samples=3, random_state=0),
@@ -34,34 +33,16 @@ IDS = [type(d).__name__ for d in DETECTORS]
 def alibi_vaegmm_page_networks(variational):
     """The three networks of alibi-detect's OutlierVAEGMM page, verbatim
     (``tf.keras.Sequential``, ``InputLayer(input_shape=...)``, raw
-    TensorFlow activations), for this test's sizes."""
-    n_features, latent_dim, n_gmm = N_FEATURES, LATENT_DIM, N_GMM
-    encoder_net = tf.keras.Sequential(
-        [
-            InputLayer(input_shape=(n_features,)),
-            Dense(60, activation=tf.nn.tanh),
-            Dense(30, activation=tf.nn.tanh),
-            Dense(10, activation=tf.nn.tanh),
-        ]
-        + ([] if variational else [Dense(latent_dim, activation=None)])
-    )
-    decoder_net = tf.keras.Sequential(
-        [
-            InputLayer(input_shape=(latent_dim,)),
-            Dense(10, activation=tf.nn.tanh),
-            Dense(30, activation=tf.nn.tanh),
-            Dense(60, activation=tf.nn.tanh),
-            Dense(n_features, activation=None),
-        ]
-    )
-    gmm_density_net = tf.keras.Sequential(
-        [
-            InputLayer(input_shape=(latent_dim + 2,)),
-            Dense(10, activation=tf.nn.tanh),
-            Dense(n_gmm, activation=tf.nn.softmax),
-        ]
-    )
-    return encoder_net, decoder_net, gmm_density_net
+    TensorFlow activations such as ``tf.nn.softmax``)."""
+    return reference_nets(LATENT_DIM, variational=variational)
+
+
+@pytest.fixture
+def table():
+    """Inliers and a few far outliers, with the reference networks' width."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(200, N_FEATURES)), rng.uniform(5, 8, size=(10, N_FEATURES))])
+    return X, np.r_[np.ones(200, dtype=int), -np.ones(10, dtype=int)]
 
 
 # ------------------------------------------------ copying a user's network
@@ -87,8 +68,8 @@ def test_network_with_raw_tensorflow_activation_is_copied_fresh():
     [(AEGMMOutlierDetector, False), (VAEGMMOutlierDetector, True)],
     ids=["AEGMM", "VAEGMM"],
 )
-def test_gmm_detectors_fit_on_the_reference_page_networks(Detector, variational, blobs):
-    X, y = blobs
+def test_gmm_detectors_fit_on_the_reference_page_networks(Detector, variational, table):
+    X, y = table
     encoder_net, decoder_net, gmm_density_net = alibi_vaegmm_page_networks(variational)
     det = Detector(
         encoder_net=encoder_net,
@@ -182,10 +163,10 @@ def test_infer_threshold_rejects_a_bad_percentage(threshold_perc, blobs):
 def test_feature_scores_point_at_the_feature_that_departs(detector, blobs):
     X, _ = blobs
     det = clone(detector).fit(X)
-    rows = np.zeros((4, N_FEATURES))
+    rows = np.zeros((4, 4))
     rows[np.arange(4), np.arange(4)] = 8.0  # row j is abnormal in feature j only
     scores = det.feature_score_samples(rows)
-    assert scores.shape == (4, N_FEATURES) and scores.dtype == np.float64
+    assert scores.shape == (4, 4) and scores.dtype == np.float64
     np.testing.assert_array_equal(np.argmin(scores, axis=1), np.arange(4))
     # a row's feature scores do not depend on its batch
     singles = np.vstack([det.feature_score_samples(rows[i : i + 1]) for i in range(4)])
