@@ -8,7 +8,6 @@ how a batch is scored (``_outlier_score``, larger = more abnormal).
 
 import functools
 import numbers
-import re
 import sys
 import warnings
 
@@ -22,13 +21,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
+from ._networks import check_net, instantiate_net
 from ._seeding import seeded as _seeded
 from ._weights import epoch_order, fit_rows_and_weights, weighted_percentile
 
 tf = import_tensorflow()
 import keras  # noqa: E402
 
-from .models.factory import dense_decoder, dense_encoder, gmm_density_net  # noqa: E402
+from .models.factory import (  # noqa: E402
+    default_hidden_sizes,
+    dense_decoder,
+    dense_encoder,
+    gmm_density_net,
+)
 from .models.features import EuclCosimFeatures  # noqa: E402
 from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_statistics  # noqa: E402
 from .models.losses import Elbo, elbo, gaussian_nll_rows  # noqa: E402
@@ -71,67 +76,6 @@ class TrainingDivergedError(FloatingPointError):
     ...     print(str(exc)[:32])
     Training diverged: the loss beca
     """
-
-
-def _instantiate_net(net, *args):
-    """Fresh copy of a user network: clone a model, or call a builder.
-
-    Keras' cloning rebuilds each layer from its serialised config, which
-    fails for a raw TensorFlow function such as ``tf.nn.softmax`` as an
-    activation (the networks of the alibi-detect examples); those layers are
-    then rebuilt with their own function objects (:func:`_fresh_layer`).
-    """
-    if not isinstance(net, keras.Model):
-        return net(*args)
-    try:
-        return keras.models.clone_model(net)
-    except (TypeError, ValueError):
-        return keras.models.clone_model(net, clone_function=_fresh_layer)
-
-
-def _fresh_layer(layer):
-    """A new, unbuilt copy of ``layer`` (fresh weights), its config's
-    functions (activations and the like) taken from the layer itself."""
-    if isinstance(layer, keras.Model):
-        return _instantiate_net(layer)
-    config = layer.get_config()
-    keras_objects = (
-        keras.layers.Layer,
-        keras.initializers.Initializer,
-        keras.regularizers.Regularizer,
-        keras.constraints.Constraint,
-    )
-    for key in config:
-        value = getattr(layer, key, None)
-        if callable(value) and not isinstance(value, keras_objects):
-            config[key] = value
-    return layer.__class__.from_config(config)
-
-
-def _check_net(net, name, input_width, output_width, parameter):
-    """Call a user network on a symbolic batch of ``input_width`` columns and
-    check that it returns ``output_width`` columns (any width for ``None``).
-
-    A mismatch is a ``ValueError`` naming the network, the expected and the
-    received shape and ``parameter``, the setting that fixes it, instead of
-    an error from deep inside the first compiled training step.
-    """
-    try:
-        out = net(keras.Input((input_width,), dtype=_DTYPE))
-    except Exception as exc:
-        reason = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
-        raise ValueError(
-            f"{name} does not accept input of shape (None, {input_width}). Change "
-            f"{parameter} or {name} so that they fit. Keras said: {reason}"
-        ) from exc
-    shape = tuple(getattr(out, "shape", ()))
-    if len(shape) != 2 or (output_width is not None and shape[1] != output_width):
-        expected = f"(None, {output_width if output_width is not None else 'width'})"
-        raise ValueError(
-            f"{name} maps input of shape (None, {input_width}) to shape {shape}; "
-            f"expected {expected}. Change {parameter} or {name} so that they fit."
-        )
-    return net
 
 
 def _input_ndim(X):
@@ -377,7 +321,7 @@ class BaseDeepDetector(BaseEstimator):
         each epoch (else ``None``).
         """
         model = self.model_ if model is None else model
-        X_train, X_val, w_train, w_val = self._validation_split(X, rng)
+        X_train, X_val, w_train = self._validation_split(X, rng)
         self._forward(model, tf.constant(X_train[:2]), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
@@ -436,19 +380,20 @@ class BaseDeepDetector(BaseEstimator):
         return curve, val_curve
 
     def _validation_split(self, X, rng):
-        """``(X_train, X_val, w_train, w_val)``: rows and their fit weights
-        (None when unweighted); ``X_val`` is None without early stopping.
-        With weights, the held-out rows are a fixed weighted draw of them."""
+        """``(X_train, X_val, w_train)``: ``w_train`` holds the training rows'
+        fit weights (None when unweighted); ``X_val`` is None without early
+        stopping. With weights, the held-out rows are a fixed weighted draw
+        of them, so their loss needs no weights."""
         weights = getattr(self, "_sample_weight", None)
         if not self.early_stopping:
-            return X, None, weights, None
+            return X, None, weights
         n_val = min(max(1, round(self.validation_fraction * X.shape[0])), X.shape[0] - 1)
         order = rng.permutation(X.shape[0])
         train, val = order[n_val:], order[:n_val]
         if weights is None:
-            return X[train], X[val], None, None
+            return X[train], X[val], None
         X_val = X[val][epoch_order(rng, n_val, weights[val])]
-        return X[train], X_val, weights[train], None
+        return X[train], X_val, weights[train]
 
     def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a
@@ -460,10 +405,11 @@ class BaseDeepDetector(BaseEstimator):
         try:
             if progress and self.verbose >= 2:
                 bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"], unit_name="batch")
-                losses = []
+                losses, total = [], 0.0
                 for i, idx in enumerate(batches):
                     losses.append(step(X[idx]))
-                    bar.update(i + 1, [("loss", np.mean([value.numpy() for value in losses]))])
+                    total += float(losses[-1].numpy())
+                    bar.update(i + 1, [("loss", total / (i + 1))])
             else:
                 losses = [step(X[idx]) for idx in batches]
         except tf.errors.InvalidArgumentError as exc:
@@ -539,10 +485,14 @@ class BaseDeepDetector(BaseEstimator):
         return out
 
     def _score_samples(self, X):
-        scores = self._map_batches(self._compiled["score"], X)
-        # an outlier score beyond float64's range (the squared error of a row
-        # of 1e200) saturates at the largest float: finite, and ranked below
-        # every row whose score float64 can hold
+        return self._normality(self._compiled["score"], X)
+
+    def _normality(self, outlier_fn, X):
+        """``-outlier_fn`` over the row batches of validated ``X``. An outlier
+        score beyond float64's range (the squared error of a row of 1e200)
+        saturates at the largest float: finite, and ranked below every row
+        whose score float64 can hold."""
+        scores = self._map_batches(outlier_fn, X)
         np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX, out=scores)
         return np.negative(scores, out=scores)
 
@@ -666,22 +616,11 @@ class BaseDeepDetector(BaseEstimator):
             self._compile_scorer()
 
 
-class BaseAutoencoderDetector(BaseDeepDetector):
-    """Shared architecture parameters of the autoencoder-family detectors."""
-
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", None],
-        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "activation": [str, callable],
-        "encoder_net": [keras.Model, callable, None],
-        "decoder_net": [keras.Model, callable, None],
-    }
+class HiddenLayersMixin:
+    """``hidden_layer_sizes``: validated, and resolved at fit from the width."""
 
     def _check_params(self):
-        self._check_hidden_layer_sizes()
-
-    def _check_hidden_layer_sizes(self):
+        super()._check_params()
         if self.hidden_layer_sizes is None:
             return
         sizes = np.asarray(self.hidden_layer_sizes)
@@ -692,15 +631,27 @@ class BaseAutoencoderDetector(BaseDeepDetector):
             )
 
     def _resolved_hidden_sizes(self, n_features):
-        """Encoder widths; default ``(h, h // 2)``, ``h = clip(2 n_features, 16, 128)``.
+        """Hidden widths; default ``(h, h // 2)``, ``h = clip(2 n_features, 16, 128)``.
 
         Twice the input width gives a tiny table room to mix its features;
-        the cap keeps wide tables cheap. The decoder mirrors the encoder.
+        the cap keeps wide tables cheap. A decoder mirrors the encoder.
         """
         if self.hidden_layer_sizes is not None:
             return tuple(int(w) for w in self.hidden_layer_sizes)
-        width = min(128, max(16, 2 * n_features))
-        return (width, width // 2)
+        return default_hidden_sizes(n_features)
+
+
+class BaseAutoencoderDetector(HiddenLayersMixin, BaseDeepDetector):
+    """Shared architecture parameters of the autoencoder-family detectors."""
+
+    _parameter_constraints: dict = {
+        **BaseDeepDetector._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", None],
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "activation": [str, callable],
+        "encoder_net": [keras.Model, callable, None],
+        "decoder_net": [keras.Model, callable, None],
+    }
 
     def _resolved_latent_dim(self, n_features):
         return self.latent_dim if self.latent_dim is not None else self._default_latent_dim(n_features)
@@ -721,14 +672,14 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         latent_dim = self._resolved_latent_dim(n_features)
         if self.encoder_net is not None:
             encoder = self._checked_encoder(
-                _instantiate_net(self.encoder_net, n_features, latent_dim), n_features, variational
+                instantiate_net(self.encoder_net, n_features, latent_dim), n_features, variational
             )
         else:
             encoder_out = None if variational else latent_dim
             encoder = dense_encoder(n_features, hidden, encoder_out, self.activation, _DTYPE)
         if self.decoder_net is not None:
             decoder = self._checked_decoder(
-                _instantiate_net(self.decoder_net, latent_dim, n_features), n_features
+                instantiate_net(self.decoder_net, latent_dim, n_features), n_features
             )
         else:
             decoder = dense_decoder(latent_dim, hidden, n_features, self.activation, dtype=_DTYPE)
@@ -738,18 +689,18 @@ class BaseAutoencoderDetector(BaseDeepDetector):
         """A user encoder must take the ``n_features`` columns of ``X`` and,
         unless variational (any width, the heads follow), return
         ``latent_dim`` columns: ``latent_dim`` is used, never ignored."""
-        latent_dim = None if variational else self._resolved_latent_dim(n_features)
-        return _check_net(
-            net, "encoder_net", n_features, latent_dim,
-            f"latent_dim (resolved to {self._resolved_latent_dim(n_features)})",
+        latent_dim = self._resolved_latent_dim(n_features)
+        return check_net(
+            net, "encoder_net", n_features, None if variational else latent_dim,
+            f"latent_dim (resolved to {latent_dim})", _DTYPE,
         )
 
     def _checked_decoder(self, net, n_features):
         """A user decoder must map ``latent_dim`` columns to ``n_features``."""
         latent_dim = self._resolved_latent_dim(n_features)
-        return _check_net(
+        return check_net(
             net, "decoder_net", latent_dim, n_features,
-            f"latent_dim (resolved to {latent_dim}; X has {n_features} features)",
+            f"latent_dim (resolved to {latent_dim}; X has {n_features} features)", _DTYPE,
         )
 
     def _scoring_row_width(self):
@@ -798,9 +749,7 @@ class FeatureScoresMixin:
         2
         """
         check_is_fitted(self)
-        scores = self._map_batches(self._compiled["feature"], self._validate_input(X, reset=False))
-        np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX, out=scores)  # as score_samples
-        return np.negative(scores, out=scores)
+        return self._normality(self._compiled["feature"], self._validate_input(X, reset=False))
 
 
 class VariationalMixin:
@@ -910,11 +859,12 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
     def _density_net(self, n_features):
         input_dim = self._resolved_latent_dim(n_features) + self.n_recon_features_
         if self.gmm_density_net is not None:
-            return _check_net(
-                _instantiate_net(self.gmm_density_net, input_dim, self.n_gmm),
+            return check_net(
+                instantiate_net(self.gmm_density_net, input_dim, self.n_gmm),
                 "gmm_density_net", input_dim, self.n_gmm,
                 f"latent_dim or n_gmm (its input is latent_dim + {self.n_recon_features_} "
                 f"reconstruction features = {input_dim} columns, its output n_gmm={self.n_gmm})",
+                _DTYPE,
             )
         return gmm_density_net(
             input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, _DTYPE

@@ -1,14 +1,12 @@
 """Model distillation detector (alibi-detect's ``ModelDistillation``)."""
 
-import numbers
-
 import keras
-import numpy as np
 from sklearn.base import OutlierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from ._base import _DTYPE, BaseDeepDetector, _instantiate_net, tf
+from ._base import _DTYPE, BaseDeepDetector, HiddenLayersMixin, tf
 from ._classifier import FrozenClassifierMixin, _known_input
+from ._networks import instantiate_net
 from .models.losses import _distillation_rows, loss_distillation
 
 
@@ -19,7 +17,9 @@ def _dense_classifier(n_features, hidden_layer_sizes, n_classes, activation, dty
     return keras.Sequential(stack, name="distilled_model")
 
 
-class ModelDistillationDetector(OutlierMixin, FrozenClassifierMixin, BaseDeepDetector):
+class ModelDistillationDetector(
+    OutlierMixin, FrozenClassifierMixin, HiddenLayersMixin, BaseDeepDetector
+):
     """Model distillation detector: a small model learns to mimic a classifier,
     and rows where the two disagree are flagged.
 
@@ -154,28 +154,11 @@ random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        if self.hidden_layer_sizes is None:
-            return
-        sizes = np.asarray(self.hidden_layer_sizes)
-        if sizes.ndim != 1 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-
-    def _resolved_hidden_sizes(self, n_features):
-        """``(h, h // 2)``, ``h = clip(2 n_features, 16, 128)``, as the autoencoders."""
-        if self.hidden_layer_sizes is not None:
-            return tuple(int(w) for w in self.hidden_layer_sizes)
-        width = min(128, max(16, 2 * n_features))
-        return (width, width // 2)
-
     def _build_model(self, X):
         self._fit_classifier(X)
         n_features = X.shape[1]
         if self.distilled_model is not None:
-            return _instantiate_net(self.distilled_model, n_features, self.n_classes_)
+            return instantiate_net(self.distilled_model, n_features, self.n_classes_)
         hidden = self._resolved_hidden_sizes(n_features)
         return _dense_classifier(n_features, hidden, self.n_classes_, self.activation, _DTYPE)
 

@@ -27,7 +27,8 @@ import numpy as np
 from keras import ops
 from sklearn.utils._param_validation import Interval
 
-from ._base import _DTYPE, FeatureScoresMixin, _instantiate_net, tf
+from ._base import _DTYPE, FeatureScoresMixin, tf
+from ._networks import instantiate_net
 from .models.ensemble import ensemble_dense_stack
 
 # floors of the fitted scales, relative to their typical size: a feature (or a
@@ -116,7 +117,7 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         if self.encoder_net is not None:
             nets = [
                 self._checked_encoder(
-                    _instantiate_net(self.encoder_net, n_features, latent_dim), n_features,
+                    instantiate_net(self.encoder_net, n_features, latent_dim), n_features,
                     variational,
                 )
                 for _ in range(n_members)
@@ -132,7 +133,7 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         if self.decoder_net is not None:
             nets = [
                 self._checked_decoder(
-                    _instantiate_net(self.decoder_net, latent_dim, n_features), n_features
+                    instantiate_net(self.decoder_net, latent_dim, n_features), n_features
                 )
                 for _ in range(n_members)
             ]

@@ -7,8 +7,8 @@ import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval
 
-from ._base import _instantiate_net
 from ._image import BaseImageDetector
+from ._networks import instantiate_net
 
 
 class LLROutlierDetector(OutlierMixin, BaseImageDetector):
@@ -174,7 +174,7 @@ random_state, verbose
 
     def _likelihood_model(self, X, user_model, l2_weight):
         if user_model is not None:
-            return _instantiate_net(user_model, self.image_shape_)
+            return instantiate_net(user_model, self.image_shape_)
         return self._pixelcnn(X, l2_weight)
 
     def _build_model(self, X):

@@ -9,7 +9,8 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, _instantiate_net, tf
+from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, tf
+from ._networks import instantiate_net
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
 
 
@@ -209,7 +210,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
             self.latent_dim, self.n_channels_, self.output_activation, dtype=_DTYPE
         )
         if self.threshold_net is not None:
-            threshold = _instantiate_net(self.threshold_net, self.latent_dim, self.n_channels_)
+            threshold = instantiate_net(self.threshold_net, self.latent_dim, self.n_channels_)
         else:
             threshold = default_threshold_net(dtype=_DTYPE)
         return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
@@ -255,5 +256,4 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         scores : ndarray of shape (n_windows, seq_len, n_features), float64
         """
         check_is_fitted(self)
-        X = self._validate_input(X, reset=False)
-        return -self._map_batches(self._compiled["feature"], X)
+        return self._normality(self._compiled["feature"], self._validate_input(X, reset=False))

@@ -14,7 +14,7 @@ from sklearn_daml import (
     VAEGMMOutlierDetector,
     VAEOutlierDetector,
 )
-from sklearn_daml._base import _instantiate_net
+from sklearn_daml._networks import instantiate_net
 from sklearn_daml.models import eucl_cosim_features
 
 from .test_reference_api import LATENT_DIM, N_FEATURES, N_GMM, reference_nets
@@ -50,7 +50,7 @@ def test_network_with_raw_tensorflow_activation_is_copied_fresh():
     _, _, density = alibi_vaegmm_page_networks(variational=False)
     with pytest.raises(TypeError):  # what Keras' own cloning does with tf.nn.softmax
         keras.models.clone_model(density)
-    copy = _instantiate_net(density)
+    copy = instantiate_net(density)
     assert copy is not density
     assert [type(layer) for layer in copy.layers] == [type(layer) for layer in density.layers]
     assert copy.layers[-1].activation is tf.nn.softmax

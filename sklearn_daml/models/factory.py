@@ -201,7 +201,7 @@ def create_model(model_type, input_shape, encoding_dim=None, n_gmm=None, gmm_lat
     variational = name.startswith("VAE")
     n_features = math.prod(input_shape)
     if len(input_shape) == 1:
-        hidden = _dense_hidden_sizes(n_features)
+        hidden = default_hidden_sizes(n_features)
         encoder = dense_encoder(n_features, hidden, None if variational else latent_dim)
         decoder = dense_decoder(latent_dim, hidden, n_features)
     else:
@@ -218,7 +218,7 @@ def create_model(model_type, input_shape, encoding_dim=None, n_gmm=None, gmm_lat
     return cls(encoder, decoder, density, n_gmm)
 
 
-def _dense_hidden_sizes(n_features):
+def default_hidden_sizes(n_features):
     """Two hidden layers, ``(h, h // 2)`` with ``h = clip(2 n_features, 16, 128)``."""
     width = min(128, max(16, 2 * n_features))
     return (width, width // 2)
