@@ -20,6 +20,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._dask import dask_blocks
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
 from ._networks import check_net, instantiate_net
 from ._seeding import seeded as _seeded
@@ -496,6 +497,7 @@ class BaseDeepDetector(BaseEstimator):
         np.clip(scores, -_FLOAT_MAX, _FLOAT_MAX, out=scores)
         return np.negative(scores, out=scores)
 
+    @dask_blocks
     def score_samples(self, X):
         """Normality score of each row (higher = more normal).
 
@@ -505,6 +507,8 @@ class BaseDeepDetector(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask array (chunked along rows) or dask DataFrame: the
+            result is then a lazy dask array, scored block by block.
 
         Returns
         -------
@@ -513,12 +517,14 @@ class BaseDeepDetector(BaseEstimator):
         check_is_fitted(self)
         return self._score_samples(self._validate_input(X, reset=False))
 
+    @dask_blocks
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask collection, as in ``score_samples``.
 
         Returns
         -------
@@ -526,12 +532,14 @@ class BaseDeepDetector(BaseEstimator):
         """
         return self.score_samples(X) - self.offset_
 
+    @dask_blocks
     def predict(self, X):
         """+1 for inliers and -1 for outliers.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a dask collection, as in ``score_samples``.
 
         Returns
         -------
