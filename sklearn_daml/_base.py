@@ -36,7 +36,12 @@ from .models.factory import (  # noqa: E402
     gmm_density_net,
 )
 from .models.features import EuclCosimFeatures  # noqa: E402
-from .models.gmm import gmm_energy, gmm_params_from_statistics, gmm_sufficient_statistics  # noqa: E402
+from .models.gmm import (  # noqa: E402
+    gmm_energy,
+    gmm_params_from_statistics,
+    gmm_responsibilities,
+    gmm_sufficient_statistics,
+)
 from .models.losses import Elbo, elbo, gaussian_nll_rows  # noqa: E402
 
 _DTYPE = "float64"
@@ -832,6 +837,7 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
         "w_cov_diag": [Interval(numbers.Real, 0, None, closed="left")],
         "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
         "recon_scale": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
+        "em_steps": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
     def _recon_features(self, X):
@@ -883,11 +889,25 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
         raise NotImplementedError
 
     def _fit_extra(self, X, rng):
+        """The mixture from the estimation network's memberships (DAGMM),
+        then ``em_steps`` EM steps on the same learned features."""
+        self._set_gmm(self._gmm_from_statistics(X, lambda z, gamma: gamma))
+        for _ in range(self.em_steps):
+            params = [tf.constant(p) for p in (self.phi_, self.mu_, self.L_, self.log_det_cov_)]
+            self._set_gmm(
+                self._gmm_from_statistics(X, lambda z, gamma: gmm_responsibilities(z, *params))
+            )
+
+    def _gmm_from_statistics(self, X, memberships):
+        """Mixture parameters from the training rows' features ``z`` and
+        ``memberships(z, gamma)`` (gamma: the estimation network's), with
+        sufficient statistics accumulated over row batches."""
+
         def statistics(x, w):
             z, gamma = self._gmm_pass(x)
             w = tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
             _, sum_gamma, sum_gamma_z, sum_gamma_zz = gmm_sufficient_statistics(
-                z, gamma * w[:, None]
+                z, memberships(z, gamma) * w[:, None]
             )
             return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
 
@@ -901,6 +921,9 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
         params = [np.asarray(p, dtype=np.float64) for p in params]
         if not all(np.all(np.isfinite(p)) for p in params):
             raise TrainingDivergedError(_diverged_message("the fitted GMM parameters are not finite"))
+        return params
+
+    def _set_gmm(self, params):
         self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_ = params
 
     def _energy(self, z):

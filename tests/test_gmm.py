@@ -10,6 +10,7 @@ from sklearn_daml.models import (
     gmm_energy,
     gmm_params,
     gmm_params_from_statistics,
+    gmm_responsibilities,
     gmm_sufficient_statistics,
 )
 
@@ -240,3 +241,29 @@ def test_empty_component_does_not_affect_rows_at_origin():
     cov = np.cov(z, rowvar=False, bias=True) + 1e-6 * np.eye(10)
     expected = -multivariate_normal(z.mean(0), cov).logpdf(z)
     np.testing.assert_allclose(energy, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cov_jitter", [0.0, 1e-2])
+def test_responsibilities_are_scipy_posteriors(data, cov_jitter):
+    z, gamma = data
+    phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=cov_jitter)
+    cov_used = _np(cov) + cov_jitter * np.eye(3)[None]
+    joint = np.stack(
+        [_np(phi)[k] * multivariate_normal(_np(mu)[k], cov_used[k]).pdf(z) for k in range(3)],
+        axis=1,
+    )
+    posterior = _np(gmm_responsibilities(z, phi, mu, L, log_det))
+    assert posterior.shape == (50, 3)
+    np.testing.assert_allclose(posterior, joint / joint.sum(1, keepdims=True), rtol=1e-6, atol=1e-12)
+
+
+def test_responsibilities_give_an_empty_component_no_rows(data):
+    z, gamma = data
+    gamma = gamma.copy()
+    gamma[:, 2] = 0.0
+    gamma /= gamma.sum(1, keepdims=True)
+    phi, mu, _, L, log_det = gmm_params(z, gamma)
+    posterior = _np(gmm_responsibilities(z, phi, mu, L, log_det))
+    assert np.all(np.isfinite(posterior))
+    np.testing.assert_array_equal(posterior[:, 2], 0.0)
+    np.testing.assert_allclose(posterior.sum(1), 1.0)

@@ -13,6 +13,7 @@ from .gmm import (  # noqa: E402
     gmm_energy,
     gmm_params,
     gmm_params_from_statistics,
+    gmm_responsibilities,
     gmm_sufficient_statistics,
 )
 from .losses import (  # noqa: E402
@@ -60,6 +61,7 @@ __all__ = [
     "gmm_energy",
     "gmm_params",
     "gmm_params_from_statistics",
+    "gmm_responsibilities",
     "gmm_sufficient_statistics",
     "Elbo",
     "LossGMM",

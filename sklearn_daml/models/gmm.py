@@ -20,6 +20,7 @@ __all__ = [
     "gmm_cov_penalty",
     "gmm_sufficient_statistics",
     "gmm_params_from_statistics",
+    "gmm_responsibilities",
 ]
 
 _EPS = 1e-12
@@ -178,6 +179,46 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     array([ 0.92, 50.23])
     """
     del cov
+    return -ops.logsumexp(_component_log_prob(z, phi, mu, L, log_det_cov), axis=0)
+
+
+def gmm_responsibilities(z, phi, mu, L, log_det_cov):
+    """Posterior membership of each row in each component (EM's E-step).
+
+    ``gamma[i, k] = phi_k N(z_i; mu_k, cov_k) / sum_j phi_j N(z_i; mu_j, cov_j)``,
+    from the same log-densities as :func:`gmm_energy`. With
+    :func:`gmm_sufficient_statistics` and :func:`gmm_params_from_statistics`
+    (the M-step) it makes one EM step of the mixture.
+
+    Parameters
+    ----------
+    z : tensor of shape (n_samples, n_dims)
+    phi, mu, L, log_det_cov : tensors
+        Mixture parameters as returned by :func:`gmm_params`.
+
+    Returns
+    -------
+    gamma : tensor of shape (n_samples, n_gmm)
+        Rows sum to one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_daml.models import gmm_params, gmm_responsibilities
+    >>> z = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> gamma = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> phi, mu, cov, L, log_det_cov = gmm_params(z, gamma)
+    >>> np.round(np.asarray(gmm_responsibilities(
+    ...     np.array([[0.5], [10.5]]), phi, mu, L, log_det_cov)), 3)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return ops.transpose(ops.softmax(_component_log_prob(z, phi, mu, L, log_det_cov), axis=0))
+
+
+def _component_log_prob(z, phi, mu, L, log_det_cov):
+    """``log(phi_k N(z_i; mu_k, cov_k))`` of shape ``(n_gmm, n_samples)``,
+    with triangular solves against the Cholesky factors ``L``."""
     n_dims = ops.shape(z)[-1]
     diff = z[None, :, :] - mu[:, None, :]  # (k, n, d)
     solved = ops.solve_triangular(L, ops.transpose(diff, (0, 2, 1)), lower=True)
@@ -187,8 +228,7 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     # or its degenerate covariance creates a density spike at its mean
     has_mass = phi > 0
     log_phi = ops.where(has_mass, ops.log(ops.where(has_mass, phi, 1.0)), -float("inf"))
-    log_prob = log_phi[:, None] - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
-    return -ops.logsumexp(log_prob, axis=0)
+    return log_phi[:, None] - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
 
 
 def gmm_cov_penalty(cov):

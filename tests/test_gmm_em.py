@@ -1,0 +1,74 @@
+"""EM refinement of the GMM detectors' mixture (``em_steps``)."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from sklearn_daml import AEGMMOutlierDetector, VAEGMMOutlierDetector
+
+DETECTORS = [AEGMMOutlierDetector, VAEGMMOutlierDetector]
+SMALL = dict(epochs=3, early_stopping=False, n_gmm=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.RandomState(0)
+    return np.vstack([rng.normal(size=(150, 4)), rng.normal(3.0, 0.5, size=(50, 4))])
+
+
+def _training_features(det, X):
+    """The learned features ``z`` of the training rows (all noise copies)."""
+    from sklearn_daml._base import tf
+
+    return np.asarray(det._gmm_pass(tf.constant(X))[0])
+
+
+def _numpy_em_step(z, phi, mu, cov, jitter):
+    joint = np.stack(
+        [phi[k] * multivariate_normal(mu[k], cov[k] + jitter * np.eye(len(mu[k]))).pdf(z)
+         for k in range(len(phi))],
+        axis=1,
+    )
+    gamma = joint / joint.sum(1, keepdims=True)
+    n_k = gamma.sum(0)
+    mu = gamma.T @ z / n_k[:, None]
+    cov = np.stack([(gamma[:, k, None] * (z - mu[k])).T @ (z - mu[k]) / n_k[k] for k in range(len(phi))])
+    return n_k / len(z), mu, cov
+
+
+@pytest.mark.parametrize("Detector", DETECTORS)
+def test_em_steps_are_numpy_em_from_the_network_mixture(Detector, X):
+    start = Detector(**SMALL).fit(X)
+    refined = Detector(em_steps=3, **SMALL).fit(X)
+    # training is untouched: same network, only the mixture moves
+    for a, b in zip(start.model_.get_weights(), refined.model_.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    z = _training_features(start, X)
+    phi, mu, cov = start.phi_, start.mu_, start.cov_
+    for _ in range(3):
+        phi, mu, cov = _numpy_em_step(z, phi, mu, cov, start.cov_jitter)
+    np.testing.assert_allclose(refined.phi_, phi, rtol=1e-6)
+    np.testing.assert_allclose(refined.mu_, mu, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(refined.cov_, cov, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(refined.mu_, start.mu_)
+
+
+@pytest.mark.parametrize("Detector", DETECTORS)
+def test_em_steps_raise_the_training_likelihood(Detector, X):
+    energies = [
+        -np.mean(Detector(em_steps=steps, **SMALL).fit(X).score_samples(X)) for steps in (0, 1, 5)
+    ]
+    # EM never lowers the likelihood of the rows it runs on (the mean sample
+    # energy of the training rows is their mean negative log-likelihood)
+    assert energies[0] > energies[1] >= energies[2] - 1e-9
+
+
+def test_em_steps_keep_refits_bit_identical(X):
+    a = AEGMMOutlierDetector(em_steps=4, **SMALL).fit(X).score_samples(X)
+    b = AEGMMOutlierDetector(em_steps=4, **SMALL).fit(X).score_samples(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_em_steps_must_be_a_non_negative_integer(X):
+    with pytest.raises(ValueError, match="em_steps"):
+        AEGMMOutlierDetector(em_steps=-1).fit(X)
