@@ -66,8 +66,9 @@ def _fit_score(make, seed, X_train, X_test):
     return scores, time.perf_counter() - start, None
 
 
-def _record(scores, fit_seconds, error):
-    nonfinite = len(scores) if scores is None else int(np.sum(~np.isfinite(scores)))
+def _record(scores, fit_seconds, error, n_test):
+    """Fit time, error and non-finite count (every test row when the fit failed)."""
+    nonfinite = n_test if scores is None else int(np.sum(~np.isfinite(scores)))
     return {"fit_seconds": fit_seconds, "nonfinite": nonfinite, "error": error}
 
 
@@ -81,7 +82,7 @@ def protocol_u(X, y, seed, make, clean=False):
     scores, fit_seconds, error = _fit_score(
         make, seed, scaler.transform(X_train), scaler.transform(X_test)
     )
-    result = _record(scores, fit_seconds, error)
+    result = _record(scores, fit_seconds, error, len(y_test))
     ok = result["nonfinite"] == 0
     result["roc_auc"] = float(roc_auc_score(y_test, scores)) if ok else float("nan")
     result["average_precision"] = float(average_precision_score(y_test, scores)) if ok else float("nan")
@@ -96,7 +97,7 @@ def protocol_d(X, y, seed, make):
     scores, fit_seconds, error = _fit_score(
         make, seed, scaler.transform(X[inliers[:half]]), scaler.transform(X[test])
     )
-    result = _record(scores, fit_seconds, error)
+    result = _record(scores, fit_seconds, error, len(test))
     if result["nonfinite"]:
         result.update(precision=float("nan"), recall=float("nan"), f1=float("nan"))
         return result
