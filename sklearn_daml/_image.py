@@ -18,32 +18,42 @@ class BaseImageDetector(BaseDeepDetector):
     Input is a 4-D array ``(n, height, width, channels)`` or a 2-D array of
     flattened images (``image_shape`` says how to unflatten; ``None`` treats
     a row as a ``1 x n_features x 1`` image, so plain tables go through).
-    Pixel values live on the integer grid ``[low, high]``: any other real
-    value is rounded to the nearest integer and clipped to ``[low, high]``,
-    with a warning when rounding or clipping changed a value. NaN and inf
-    are errors.
+    Pixel values live on the integer grid ``[low_, high_]``: any other real
+    value is rounded to the nearest integer and clipped to it, with a warning
+    when rounding or clipping changed a value. NaN and inf are errors.
+
+    The architecture parameters default to ``'auto'``, resolved at fit from
+    the data (:meth:`_resolve_architecture`): a small PixelCNN for a few
+    hundred small images, growing to DAML's configuration (the defaults of
+    :class:`~sklearn_daml.models.PixelCNN`) for 25,000 images or more.
     """
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
         "image_shape": ["array-like", None],
-        "low": [Interval(numbers.Integral, None, None, closed="neither")],
-        "high": [Interval(numbers.Integral, None, None, closed="neither")],
-        "num_resnet": [Interval(numbers.Integral, 1, None, closed="left")],
-        "num_hierarchies": [Interval(numbers.Integral, 1, None, closed="left")],
-        "num_filters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "num_logistic_mix": [Interval(numbers.Integral, 1, None, closed="left")],
+        "low": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],
+        "high": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],
+        "num_resnet": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "num_hierarchies": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "num_filters": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "num_logistic_mix": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "receptive_field_dims": ["array-like"],
-        "dropout_p": [Interval(numbers.Real, 0, 1, closed="left")],
+        "dropout_p": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "resnet_activation": [StrOptions({"concat_elu", "elu", "relu"})],
         "l2_weight": [Interval(numbers.Real, 0, None, closed="left")],
-        "use_weight_norm": ["boolean"],
+        "use_weight_norm": ["boolean", StrOptions({"auto"})],
         "use_data_init": ["boolean"],
     }
 
     # ------------------------------------------------------------- input
     def _check_params(self):
-        if self.high <= self.low:
+        if self.low != "auto" and self.high != "auto" and self.high <= self.low:
             raise ValueError(f"high must be greater than low; got low={self.low}, high={self.high}.")
 
     def _validate_input(self, X, reset):
@@ -61,7 +71,56 @@ class BaseImageDetector(BaseDeepDetector):
         X = super()._validate_input(X, reset)
         if reset:
             self.image_shape_ = self._resolve_image_shape(shape, X.shape[1])
+            self.low_, self.high_ = self._resolve_grid(X)
+            self.pixelcnn_params_ = self._resolve_architecture(X.shape[0])
         return self._to_pixel_grid(X)
+
+    def _resolve_grid(self, X):
+        """``(low_, high_)``: ``'auto'`` takes the integer range of the
+        training values (rounded), at least one step wide."""
+        low = int(np.rint(X.min())) if self.low == "auto" else int(self.low)
+        if self.high != "auto":
+            high = int(self.high)
+        else:
+            high = max(int(np.rint(X.max())), low + 1)
+        if high <= low:
+            raise ValueError(
+                f"high must be greater than low; got low={low}, high={high} "
+                f"(from low={self.low!r}, high={self.high!r})."
+            )
+        return low, high
+
+    def _resolve_architecture(self, n_images):
+        """The PixelCNN configuration, each ``'auto'`` resolved from the data.
+
+        ``num_hierarchies='auto'`` halves the image until its coarsest level
+        is at least 4 pixels high and wide, at most 3 times:
+        ``clip(1 + floor(log2(min(height, width) / 4)), 1, 3)`` (2 for 8 x 8
+        digits, 3 for 28 x 28 or 32 x 32 images, 1 for a row of a table).
+        The capacity follows the number of training images ``n``: with
+        ``t = clip((sqrt(n / 1000) - 1) / 4, 0, 1)`` (0 up to 1,000 images,
+        1 from 25,000), ``num_filters``, ``num_resnet``, ``num_logistic_mix``
+        and ``dropout_p`` go linearly from the small configuration (32, 1,
+        5, 0.0) at ``t = 0`` to DAML's (160, 5, 10, 0.5) at ``t = 1``, and
+        ``use_weight_norm`` is on when ``t > 0``. A few hundred images cannot
+        fit DAML's 4.6 million weights (it overfits them and costs hours on a
+        CPU); 25,000 images of 32 x 32 are the scale DAML's configuration was
+        made for.
+        """
+        t = float(np.clip((np.sqrt(n_images / 1000) - 1) / 4, 0, 1))
+        height, width = self.image_shape_[:2]
+        auto = {
+            "num_resnet": round(1 + 4 * t),
+            "num_hierarchies": int(np.clip(1 + np.floor(np.log2(min(height, width) / 4)), 1, 3)),
+            "num_filters": round(32 + 128 * t),
+            "num_logistic_mix": round(5 + 5 * t),
+            "dropout_p": round(0.5 * t, 6),
+            "use_weight_norm": bool(t > 0),
+        }
+        return {
+            name: value if getattr(self, name) == "auto" else getattr(self, name)
+            for name, value in auto.items()
+        }
 
     def _resolve_image_shape(self, data_shape, n_features):
         shape = data_shape
@@ -91,19 +150,19 @@ class BaseImageDetector(BaseDeepDetector):
             warnings.warn(
                 "X has non-integer values; they were rounded to the nearest integer. "
                 "Pixel values are expected as integers in [low, high] = "
-                f"[{self.low}, {self.high}] (for example 0..255, not scaled to [0, 1]).",
+                f"[{self.low_}, {self.high_}] (for example 0..255, not scaled to [0, 1]).",
                 UserWarning,
                 stacklevel=3,
             )
         X = rounded
-        if X.size and (X.min() < self.low or X.max() > self.high):
+        if X.size and (X.min() < self.low_ or X.max() > self.high_):
             warnings.warn(
-                f"X has values outside [low, high] = [{self.low}, {self.high}]; "
+                f"X has values outside [low, high] = [{self.low_}, {self.high_}]; "
                 "they were clipped. Pixel values are expected as integers in that range.",
                 UserWarning,
                 stacklevel=3,
             )
-            X = np.clip(X, self.low, self.high)
+            X = np.clip(X, self.low_, self.high_)
         return X
 
     def _as_images(self, x):
@@ -114,18 +173,13 @@ class BaseImageDetector(BaseDeepDetector):
         """A PixelCNN with this estimator's architecture, data-initialised on ``X``."""
         model = PixelCNN(
             self.image_shape_,
-            num_resnet=self.num_resnet,
-            num_hierarchies=self.num_hierarchies,
-            num_filters=self.num_filters,
-            num_logistic_mix=self.num_logistic_mix,
+            **self.pixelcnn_params_,
             receptive_field_dims=tuple(int(d) for d in self.receptive_field_dims),
-            dropout_p=self.dropout_p,
             resnet_activation=self.resnet_activation,
             l2_weight=l2_weight,
-            use_weight_norm=self.use_weight_norm,
             use_data_init=self.use_data_init,
-            high=self.high,
-            low=self.low,
+            high=self.high_,
+            low=self.low_,
             dtype=_DTYPE,
         )
         model.data_init(self._as_images(tf.constant(X[: self.batch_size])))
@@ -149,8 +203,11 @@ class BaseImageDetector(BaseDeepDetector):
         self._compiled["pixel"] = _compile(self._pixel_scores, self.n_features_in_)
 
     def _scoring_row_width(self):
-        depth = 6 * self.num_resnet * self.num_hierarchies + 10
-        return self.n_features_in_ * (self.num_filters * depth + 4 * self.num_logistic_mix)
+        params = self.pixelcnn_params_
+        depth = 6 * params["num_resnet"] * params["num_hierarchies"] + 10
+        return self.n_features_in_ * (
+            params["num_filters"] * depth + 4 * params["num_logistic_mix"]
+        )
 
     def feature_score_samples(self, X):
         """Per-pixel normality scores (higher = more normal).
