@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from sklearn_daml import LLROutlierDetector, PixelCNNOutlierDetector
+from sklearn_daml import LLROutlierDetector, PixelCNNOutlierDetector, _image
 from sklearn_daml.models import PixelCNN
 
 TINY = dict(
@@ -133,6 +133,14 @@ def test_auto_architecture_is_small_for_digits_and_daml_for_large_data():
     det = PixelCNNOutlierDetector(num_filters=8, epochs=1).fit(_images(shape=(1, 6, 1)))
     assert det.pixelcnn_params_["num_hierarchies"] == 1
     assert det.pixelcnn_params_["num_filters"] == det.model_.num_filters == 8
+
+
+def test_freed_memory_is_released_after_every_epoch(monkeypatch):
+    _image.release_freed_memory()  # glibc's malloc_trim, or a no-op elsewhere
+    calls = []
+    monkeypatch.setattr(_image, "release_freed_memory", lambda: calls.append(1))
+    LLROutlierDetector(**{**TINY, "epochs": 3}).fit(_images())
+    assert len(calls) == 6  # every epoch of each of the two models
 
 
 def test_mutation_replaces_values_by_different_grid_values():
