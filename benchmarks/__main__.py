@@ -1,4 +1,4 @@
-"""``python -m benchmarks quality|speed|memory [--quick]``: print markdown
+"""``python -m benchmarks quality|speed|memory|images|series [--quick]``: print markdown
 tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
@@ -11,10 +11,16 @@ import sklearn
 import sklearn_daml  # first: it imports TensorFlow quietly
 from sklearn_daml._base import keras, tf
 
-from . import memory, quality, speed
+from . import images, memory, quality, series, speed
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = {"quality": quality.run, "speed": speed.run, "memory": memory.run}
+BENCHMARKS = {
+    "quality": quality.run,
+    "speed": speed.run,
+    "memory": memory.run,
+    "images": images.run,
+    "series": series.run,
+}
 
 
 def main():

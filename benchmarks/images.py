@@ -1,0 +1,134 @@
+"""Image detectors on scikit-learn's digits, with their default parameters.
+
+Digits (8 x 8, values 0..16, no download): one class is the inliers; 70% of
+its images (about 125) train each detector, and the other 30% with 200
+images of the other classes (a fixed draw) are scored. The table gives the
+ROC-AUC of ``score_samples`` and the fit time of ``PixelCNNOutlierDetector``
+and ``LLROutlierDetector`` with their defaults (``'auto'`` resolved from the
+data) and of ``IsolationForest`` on the flattened images, all with
+``random_state=seed``.
+
+The memory part fits a detector in a fresh process with ``verbose=1`` and
+reads the resident set size (``/proc/self/statm``) at every epoch line: it
+must stay flat across epochs.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from sklearn_daml import LLROutlierDetector, PixelCNNOutlierDetector
+
+DETECTORS = {
+    "IsolationForest": lambda seed: IsolationForest(random_state=seed),
+    "PixelCNN": lambda seed: PixelCNNOutlierDetector(random_state=seed),
+    "LLR": lambda seed: LLROutlierDetector(random_state=seed),
+}
+DAML = dict(
+    num_resnet=5, num_hierarchies=3, num_filters=160, num_logistic_mix=10, dropout_p=0.5,
+    use_weight_norm=True,
+)
+CHILD = r"""
+import contextlib, io, json, resource, sys
+from sklearn.datasets import load_digits
+import sklearn_daml
+
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize()
+
+class EpochRSS(io.TextIOBase):
+    def __init__(self):
+        self.values = []
+    def write(self, text):
+        if text.startswith("Epoch"):
+            self.values.append(rss())
+        return len(text)
+
+digits = load_digits()
+X = digits.images[digits.target == 0][:125, ..., None]
+name, params = sys.argv[1], json.loads(sys.argv[2])
+detector = getattr(sklearn_daml, name)(verbose=1, random_state=0, **params)
+before = rss()
+record = EpochRSS()
+with contextlib.redirect_stdout(record):
+    detector.fit(X)
+print(json.dumps({"before": before, "epochs": record.values}))
+"""
+
+
+def digits_split(inlier_class, seed=0):
+    """``(train, X_test, y_test)``: y is +1 for the held-out inliers, -1 for
+    200 images of the other classes."""
+    digits = load_digits()
+    images = digits.images[..., None]
+    train, held_out = train_test_split(
+        images[digits.target == inlier_class], test_size=0.3, random_state=seed
+    )
+    others = images[digits.target != inlier_class]
+    others = others[np.random.RandomState(seed).choice(len(others), 200, replace=False)]
+    y_test = np.r_[np.ones(len(held_out)), -np.ones(len(others))]
+    return train, np.concatenate([held_out, others]), y_test
+
+
+def _fit_score(name, seed, train, X_test):
+    detector = DETECTORS[name](seed)
+    flat = name == "IsolationForest"
+    start = time.perf_counter()
+    detector.fit(train.reshape(len(train), -1) if flat else train)
+    seconds = time.perf_counter() - start
+    scores = detector.score_samples(X_test.reshape(len(X_test), -1) if flat else X_test)
+    return scores, seconds
+
+
+def epoch_rss(name, params):
+    """RSS (bytes) before fit and at every epoch of a fit in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, name, json.dumps(params)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick=False):
+    classes = [0] if quick else [0, 1, 8]
+    seed = 0
+    results = {"digits": {}, "rss": {}}
+    print(f"Digits, one class as inliers, defaults, seed {seed}: ROC-AUC (fit seconds)\n")
+    print("| inlier digit | training images | " + " | ".join(DETECTORS) + " |")
+    print("|---|---:|" + "---:|" * len(DETECTORS))
+    for digit in classes:
+        train, X_test, y_test = digits_split(digit, seed)
+        row = {}
+        for name in DETECTORS:
+            scores, seconds = _fit_score(name, seed, train, X_test)
+            row[name] = {"roc_auc": roc_auc_score(y_test, scores), "fit_seconds": seconds}
+        results["digits"][digit] = row
+        cells = " | ".join(f"{r['roc_auc']:.3f} ({r['fit_seconds']:.0f} s)" for r in row.values())
+        print(f"| {digit} | {len(train)} | {cells} |", flush=True)
+    means = {name: np.mean([r[name]["roc_auc"] for r in results["digits"].values()])
+             for name in DETECTORS}
+    print("| mean | | " + " | ".join(f"{m:.3f}" for m in means.values()) + " |")
+
+    runs = {"PixelCNN defaults, 20 epochs": ("PixelCNNOutlierDetector", {})}
+    if not quick:
+        runs["PixelCNN, DAML's configuration, 4 epochs"] = (
+            "PixelCNNOutlierDetector", {**DAML, "epochs": 4}
+        )
+    mib = 2.0**20
+    print("\nResident memory per epoch, digit 0 (MiB)\n")
+    print("| fit | before fit | per epoch |")
+    print("|---|---:|---|")
+    for label, (name, params) in runs.items():
+        m = epoch_rss(name, params)
+        results["rss"][label] = m
+        per_epoch = ", ".join(f"{v / mib:,.0f}" for v in m["epochs"])
+        print(f"| {label} | {m['before'] / mib:,.0f} | {per_epoch} |", flush=True)
+    return results
