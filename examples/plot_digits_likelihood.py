@@ -9,12 +9,15 @@ log-likelihood. Data: scikit-learn's ``load_digits`` (8 x 8 images, values
 zeros (inliers) and 100 images of other digits (outliers) are scored. The
 figure shows the test images the model finds most and least likely.
 
-The small configuration below (1 ResNet block, 2 hierarchies, 32 filters, 5
-mixture components, no weight norm) trains in well under a minute on two CPU
-cores. DAML's default configuration (160 filters, 5 blocks, 3 hierarchies) is
-meant for larger images and a GPU. :class:`~sklearn_daml.LLROutlierDetector`
-takes the same parameters and trains a second, background model (twice the
-cost); see the user guide on images.
+The detector runs with its defaults: the pixel grid and the architecture are
+``'auto'``, resolved at fit from the training images (about 125 of 8 x 8
+here), which gives a small PixelCNN (1 ResNet block, 2 hierarchies, 32
+filters, 5 mixture components, no weight norm) that trains in about a minute
+on two CPU cores. DAML's configuration (160 filters, 5 blocks, 3 hierarchies)
+is what ``'auto'`` resolves to for 25,000 images or more, and is meant for a
+GPU. :class:`~sklearn_daml.LLROutlierDetector` takes the same parameters and
+trains a second, background model (twice the cost); see the user guide on
+images.
 """
 
 # %%
@@ -45,15 +48,13 @@ print(f"{len(train)} training images, {len(held_out)} inliers and {len(others)} 
 # %%
 # Fit and score
 # -------------
-# ``low`` and ``high`` give the integer grid of the pixel values.
-detector = PixelCNNOutlierDetector(
-    low=0, high=16, num_resnet=1, num_hierarchies=2, num_filters=32, num_logistic_mix=5,
-    dropout_p=0.0, use_weight_norm=False, use_data_init=False, epochs=20, batch_size=32,
-    learning_rate=3e-3, random_state=0,
-)
+# ``low_`` and ``high_`` are the integer grid of the pixel values, and
+# ``pixelcnn_params_`` the architecture, both resolved from the training images.
+detector = PixelCNNOutlierDetector(random_state=0)
 start = time.perf_counter()
 detector.fit(train)
 print(f"PixelCNN fitted in {time.perf_counter() - start:.1f} s")
+print(f"grid [{detector.low_}, {detector.high_}], architecture {detector.pixelcnn_params_}")
 scores = detector.score_samples(X_test)  # log-likelihood: higher = more normal
 
 forest = IsolationForest(random_state=0).fit(train.reshape(len(train), -1))
