@@ -1,4 +1,4 @@
-"""``python -m benchmarks quality|speed|memory|images|series [--quick]``: print markdown
+"""``python -m benchmarks quality|speed|memory|memmap-fit|images|series [--quick]``: print markdown
 tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "quality": quality.run,
     "speed": speed.run,
     "memory": memory.run,
+    "memmap-fit": memory.run_fit,
     "images": images.run,
     "series": series.run,
 }

@@ -327,8 +327,8 @@ class BaseDeepDetector(BaseEstimator):
         each epoch (else ``None``).
         """
         model = self.model_ if model is None else model
-        X_train, X_val, w_train = self._validation_split(X, rng)
-        self._forward(model, tf.constant(X_train[:2]), training=True)
+        train, val, w_train = self._validation_split(X, rng)
+        self._forward(model, tf.constant(X[train[:2]]), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
 
@@ -347,15 +347,15 @@ class BaseDeepDetector(BaseEstimator):
 
         train_step = _compile(train_step, X.shape[1])
         val_step = _compile(functools.partial(model_loss, training=False), X.shape[1])
-        curve, val_curve = [], None if X_val is None else []
+        curve, val_curve = [], None if val is None else []
         best_loss, best_weights, stale = np.inf, None, 0
         for epoch in range(self.epochs):
-            order = epoch_order(rng, X_train.shape[0], w_train)
-            epoch_loss = self._epoch_loss(train_step, X_train, order, epoch, progress=True)
+            order = train[epoch_order(rng, train.shape[0], w_train)]
+            epoch_loss = self._epoch_loss(train_step, X, order, epoch, progress=True)
             curve.append(epoch_loss)
             message = f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}"
-            if X_val is not None:
-                val_loss = self._epoch_loss(val_step, X_val, np.arange(X_val.shape[0]), epoch)
+            if val is not None:
+                val_loss = self._epoch_loss(val_step, X, val, epoch)
                 val_curve.append(val_loss)
                 message += f" - val_loss: {val_loss:.6g}"
                 if val_loss < best_loss:
@@ -367,13 +367,13 @@ class BaseDeepDetector(BaseEstimator):
                 best_loss = min(best_loss, val_loss)
             if self.verbose:
                 print(message, file=sys.stdout)
-            if X_val is not None and stale >= self.n_iter_no_change:
+            if val is not None and stale >= self.n_iter_no_change:
                 if self.verbose:
                     best_epoch = int(np.argmin(val_curve)) + 1
                     print(f"Early stopping: restoring the weights of epoch {best_epoch}.")
                 break
         else:
-            if X_val is not None:
+            if val is not None:
                 warnings.warn(
                     f"{type(self).__name__} reached epochs={self.epochs} while the "
                     "validation loss was still improving, so early stopping did not end "
@@ -386,27 +386,27 @@ class BaseDeepDetector(BaseEstimator):
         return curve, val_curve
 
     def _validation_split(self, X, rng):
-        """``(X_train, X_val, w_train)``: ``w_train`` holds the training rows'
-        fit weights (None when unweighted); ``X_val`` is None without early
-        stopping. With weights, the held-out rows are a fixed weighted draw
-        of them, so their loss needs no weights."""
+        """``(train, val, w_train)``: row indices of ``X``, never copies of
+        its rows (a memory-mapped ``X`` is read batch by batch). ``w_train``
+        holds the training rows' fit weights (None when unweighted); ``val``
+        is None without early stopping. With weights, the held-out rows are
+        a fixed weighted draw of them, so their loss needs no weights."""
         weights = getattr(self, "_sample_weight", None)
         if not self.early_stopping:
-            return X, None, weights
+            return np.arange(X.shape[0]), None, weights
         n_val = min(max(1, round(self.validation_fraction * X.shape[0])), X.shape[0] - 1)
         order = rng.permutation(X.shape[0])
         train, val = order[n_val:], order[:n_val]
         if weights is None:
-            return X[train], X[val], None
-        X_val = X[val][epoch_order(rng, n_val, weights[val])]
-        return X[train], X_val, weights[train]
+            return train, val, None
+        return train, val[epoch_order(rng, n_val, weights[val])], weights[train]
 
     def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a
         non-finite loss raises ``TrainingDivergedError``. With ``progress``
         and ``verbose >= 2``, a ``keras.utils.Progbar`` shows the batches
         as they run (each loss is then read at once, so steps do not overlap)."""
-        n_batches = max(1, round(X.shape[0] / self.batch_size))
+        n_batches = max(1, round(len(order) / self.batch_size))
         batches = np.array_split(order, n_batches)
         try:
             if progress and self.verbose >= 2:
@@ -846,9 +846,7 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
         cosine term with the reference norm ``recon_scale_`` (``'auto'``:
         the root mean square row norm of the training data)."""
         if self.recon_scale == "auto":
-            peak = np.max(np.abs(X))  # divide first: squares of huge rows overflow
-            rms = np.sqrt(np.mean(np.sum(np.square(X / peak), axis=1))) if peak > 0 else 0.0
-            self.recon_scale_ = float(peak * rms)
+            self.recon_scale_ = self._rms_row_norm(X)
         else:
             self.recon_scale_ = float(self.recon_scale)
         if self.recon_features is None:
@@ -869,6 +867,17 @@ class BaseGMMDetector(FeatureScoresMixin, BaseAutoencoderDetector):
             )
         self.n_recon_features_ = int(shape[1])
         return self.recon_features
+
+    def _rms_row_norm(self, X):
+        """Root mean square row norm of ``X``, read in row batches (no
+        whole-array temporaries, for a memory-mapped ``X``)."""
+        batches = list(gen_batches(X.shape[0], _MAX_SCORING_ROWS))
+        peak = max(np.max(np.abs(X[sl])) for sl in batches)
+        if not peak > 0:
+            return 0.0
+        # divide first: squares of huge rows overflow
+        squares = np.concatenate([np.sum(np.square(X[sl] / peak), axis=1) for sl in batches])
+        return float(peak * np.sqrt(np.mean(squares)))
 
     def _density_net(self, n_features):
         input_dim = self._resolved_latent_dim(n_features) + self.n_recon_features_
