@@ -55,12 +55,9 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         is cloned at fit; a callable is called as ``f(image_shape)``. With
         only ``semantic_model`` given, the background is built the same way.
     epochs : int, default=60
-        Passes over the training images, for each of the two models. With ``batch_size=32`` and
-        ``learning_rate=3e-3`` the defaults give a few hundred images a few
-        hundred optimizer steps (about 240 for 125 digits). DAML's 20 epochs
-        of 64 images at ``1e-3`` are made for tens of thousands of images:
-        125 images would get 40 steps (ROC-AUC 0.956 against 0.997 on the
-        zeros of the digits, seed 0).
+        Passes over the training images, for each of the two models; as in
+        :class:`PixelCNNOutlierDetector`, whose docstring says why 60 epochs
+        of 32 at ``3e-3`` and not DAML's 20 of 64 at ``1e-3``.
     batch_size : int, default=32
         Images per training step.
     early_stopping : bool, default=False
