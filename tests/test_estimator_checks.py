@@ -15,18 +15,6 @@ from sklearn_daml import (
     VAEOutlierDetector,
 )
 
-# A pixel grid that covers the checks' data (values within about +-20), so
-# they are not all clipped onto a few identical images. A 2-epoch PixelCNN
-# gives nearly flat likelihoods on which Tukey's fence ('auto') rightly flags
-# no training row, while check_outliers_train demands both labels, so these
-# instances use a float contamination.
-TINY_PIXELCNN = dict(
-    low=-20, high=20, num_resnet=1, num_hierarchies=1, num_filters=4, num_logistic_mix=2,
-    contamination=0.1, epochs=2, random_state=0,
-)
-
-
-
 def tiny_classifier(n_features):
     """A softmax classifier for rows of ``n_features`` (untrained, seeded by
     the detector's fit). The adversarial detectors take the classifier as a
@@ -50,8 +38,10 @@ ESTIMATORS = [
     AEGMMOutlierDetector(epochs=2, random_state=0),
     VAEGMMOutlierDetector(epochs=2, samples=3, random_state=0),
     Seq2SeqOutlierDetector(latent_dim=4, epochs=2, random_state=0),
-    PixelCNNOutlierDetector(**TINY_PIXELCNN),
-    LLROutlierDetector(**TINY_PIXELCNN),
+    # the image detectors' 'auto' grid and architecture resolve from the
+    # checks' data (a row is a 1 x n_features image)
+    PixelCNNOutlierDetector(epochs=2, random_state=0),
+    LLROutlierDetector(epochs=2, random_state=0),
     # KL divergences of an untrained classifier have no far tail on the
     # checks' data, so Tukey's fence ('auto') flags no training row, while
     # check_outliers_train demands both labels: a float contamination.
