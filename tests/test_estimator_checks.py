@@ -15,6 +15,7 @@ from sklearn_daml import (
     VAEOutlierDetector,
 )
 
+
 def tiny_classifier(n_features):
     """A softmax classifier for rows of ``n_features`` (untrained, seeded by
     the detector's fit). The adversarial detectors take the classifier as a
