@@ -77,12 +77,10 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         finishes the job, so a row's energy is measured against the mixture
         that best fits what the network learned. Each step is one inference
         pass over the training rows (cheap beside training). Measured with
-        3 seeds (``benchmarks/README.md``), 10 steps against 0, mean ROC-AUC
-        over eight ADBench tables: AEGMM 0.808 -> 0.824 (contaminated
-        training rows) and 0.866 -> 0.885 (clean), VAEGMM 0.822 -> 0.834 and
-        0.861 -> 0.873 (its average precision fell by 0.01-0.02); Protocol D
-        F1, AEGMM on KDDCUP 0.898 -> 0.946, VAEGMM on thyroid 0.599 -> 0.659
-        and arrhythmia 0.490 -> 0.525. 50 steps gave no more.
+        3 seeds (``benchmarks/README.md``), 10 steps against 0: mean ROC-AUC
+        over eight ADBench tables 0.808 -> 0.824 (contaminated training rows)
+        and 0.866 -> 0.885 (clean); Protocol D F1 on KDDCUP 0.898 -> 0.946.
+        50 steps gave no more.
     w_energy : float, default=0.1
         Weight of the mean sample energy in the loss (DAGMM).
     w_cov_diag : float, default=0.005

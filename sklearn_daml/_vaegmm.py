@@ -61,19 +61,13 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         raised AEGMM's mean ROC-AUC from 0.79 to 0.82.
     em_steps : int >= 0, default=10
         EM steps that refine the mixture on the learned features of the
-        training rows after training, started from the mixture that the
-        estimation network's memberships give (DAGMM's estimate, which
-        ``em_steps=0`` keeps). The estimation network only approximates the
-        memberships that maximise the likelihood of those features; EM
-        finishes the job, so a row's energy is measured against the mixture
-        that best fits what the network learned. Each step is one inference
-        pass over the training rows (cheap beside training). Measured with
-        3 seeds (``benchmarks/README.md``), 10 steps against 0, mean ROC-AUC
-        over eight ADBench tables: AEGMM 0.808 -> 0.824 (contaminated
-        training rows) and 0.866 -> 0.885 (clean), VAEGMM 0.822 -> 0.834 and
-        0.861 -> 0.873 (its average precision fell by 0.01-0.02); Protocol D
-        F1, AEGMM on KDDCUP 0.898 -> 0.946, VAEGMM on thyroid 0.599 -> 0.659
-        and arrhythmia 0.490 -> 0.525. 50 steps gave no more.
+        training rows (all ``samples`` draws) after training, as in
+        :class:`AEGMMOutlierDetector`; ``em_steps=0`` keeps the estimation
+        network's mixture. Measured with 3 seeds (``benchmarks/README.md``),
+        10 steps against 0: mean ROC-AUC over eight ADBench tables 0.822 ->
+        0.834 (contaminated training rows) and 0.861 -> 0.873 (clean), while
+        average precision fell by 0.01-0.02; Protocol D F1 on thyroid 0.599
+        -> 0.659 and arrhythmia 0.490 -> 0.525.
     w_energy : float, default=0.1
         Weight of the mean sample energy.
     w_cov_diag : float, default=0.005

@@ -8,33 +8,53 @@ mixture, so the variants differ only by the EM steps. One JSON line per score::
 """
 import json
 import sys
-import numpy as np
+
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+
 from sklearn_daml import AEGMMOutlierDetector, VAEGMMOutlierDetector
 from sklearn_daml._base import tf
 from sklearn_daml.models import gmm_responsibilities
+
 from .. import data
 
-cls = {"AEGMM": AEGMMOutlierDetector, "VAEGMM": VAEGMMOutlierDetector}[sys.argv[1]]
-for ds in data.ADBENCH:
-    X, y = data.adbench(ds)
-    for seed in [0, 1, 2]:
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-        for regime in ["U", "C"]:
-            Xf = Xtr if regime == "U" else Xtr[ytr == 0]
-            sc = StandardScaler().fit(Xf)
-            A, B = sc.transform(Xf), sc.transform(Xte)
-            det = cls(em_steps=0, random_state=seed).fit(A)
-            done = 0
-            for steps in [0, 10, 50]:
-                for _ in range(steps - done):
-                    params = [tf.constant(p) for p in (det.phi_, det.mu_, det.L_, det.log_det_cov_)]
-                    det._set_gmm(det._gmm_from_statistics(A, lambda z, g: gmm_responsibilities(z, *params)))
-                done = steps
-                det._compile_scorer()
-                s = -det.score_samples(B)
-                rec = dict(name=f"{sys.argv[1]}_em{steps}", ds=ds, seed=seed, regime=regime,
-                           auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s))
-                print(json.dumps(rec), flush=True)
+DETECTORS = {"AEGMM": AEGMMOutlierDetector, "VAEGMM": VAEGMMOutlierDetector}
+
+
+def scores_after_em_steps(det, X_train, X_test, step_counts):
+    """``(steps, outlier scores of X_test)`` after each total number of EM
+    steps in ``step_counts`` (increasing), the steps run as ``fit`` runs them
+    on a detector fitted with ``em_steps=0``."""
+    done = 0
+    for steps in step_counts:
+        for _ in range(steps - done):
+            params = [tf.constant(p) for p in (det.phi_, det.mu_, det.L_, det.log_det_cov_)]
+            det._set_gmm(
+                det._gmm_from_statistics(X_train, lambda z, g: gmm_responsibilities(z, *params))
+            )
+        done = steps
+        det._compile_scorer()
+        yield steps, -det.score_samples(X_test)
+
+
+def main(name):
+    for ds in data.ADBENCH:
+        X, y = data.adbench(ds)
+        for seed in [0, 1, 2]:
+            Xtr, Xte, ytr, yte = train_test_split(
+                X, y, test_size=0.3, stratify=y, random_state=seed
+            )
+            for regime in ["U", "C"]:
+                Xf = Xtr if regime == "U" else Xtr[ytr == 0]
+                sc = StandardScaler().fit(Xf)
+                A, B = sc.transform(Xf), sc.transform(Xte)
+                det = DETECTORS[name](em_steps=0, random_state=seed).fit(A)
+                for steps, s in scores_after_em_steps(det, A, B, [0, 10, 50]):
+                    rec = dict(name=f"{name}_em{steps}", ds=ds, seed=seed, regime=regime,
+                               auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s))
+                    print(json.dumps(rec), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
