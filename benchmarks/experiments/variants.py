@@ -1,0 +1,100 @@
+"""Issue 9 experiments on the library's own detectors (run by hand).
+
+Fits a detector with some parameters changed from its defaults on Protocol U
+(both regimes: ``U`` contaminated training rows, ``C`` inliers only), on the
+same splits as ``benchmarks.quality``, and prints one JSON line per table,
+seed and regime; ``summarize.py`` beside it averages them::
+
+    python -m benchmarks.experiments.variants AEGMM base seeds=0,1,2
+    python -m benchmarks.experiments.variants AEGMM absdist seeds=0 recon=abs
+
+``recon`` picks the reconstruction features of the GMM detectors (``rel``:
+the default; ``abs``: cosine term and ``||x - x_hat|| / s`` with ``s`` the
+root mean square row norm of the training rows; ``both``: the three).
+Every other ``key=value`` is a constructor argument (parsed as Python).
+"""
+import ast
+import json
+import sys
+import time
+
+from keras import ops
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
+from sklearn_daml.models import eucl_cosim_features
+
+from .. import data
+
+DETECTORS = {
+    "AE": AEOutlierDetector,
+    "VAE": VAEOutlierDetector,
+    "AEGMM": AEGMMOutlierDetector,
+    "VAEGMM": VAEGMMOutlierDetector,
+}
+
+
+class _Features:
+    def __init__(self, kind, scale):
+        self.kind, self.scale = kind, float(scale)
+
+    def __call__(self, x, y):
+        dist = ops.sqrt(ops.sum(ops.square(x - y), axis=-1) + 1e-12) / self.scale
+        base = eucl_cosim_features(x, y, scale=self.scale)
+        if self.kind == "abs":
+            return ops.stack([base[:, 0], dist], axis=-1)
+        return ops.concatenate([base, dist[:, None]], axis=-1)
+
+
+def main(argv):
+    name, label = argv[0], argv[1]
+    params = {}
+    seeds, regimes, tables, recon = [0], ["U", "C"], list(data.ADBENCH), "rel"
+    for arg in argv[2:]:
+        key, value = arg.split("=", 1)
+        if key == "seeds":
+            seeds = [int(s) for s in value.split(",")]
+        elif key == "regimes":
+            regimes = value.split(",")
+        elif key == "tables":
+            tables = value.split(",")
+        elif key == "recon":
+            recon = value
+        else:
+            try:
+                params[key] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                params[key] = value
+    for ds in tables:
+        X, y = data.adbench(ds)
+        for seed in seeds:
+            Xtr, Xte, ytr, yte = train_test_split(
+                X, y, test_size=0.3, stratify=y, random_state=seed
+            )
+            for regime in regimes:
+                Xf = Xtr if regime == "U" else Xtr[ytr == 0]
+                sc = StandardScaler().fit(Xf)
+                A, B = sc.transform(Xf), sc.transform(Xte)
+                extra = {}
+                if recon != "rel":
+                    s = float((A**2).sum(axis=1).mean() ** 0.5)
+                    extra["recon_features"] = _Features(recon, s)
+                start = time.perf_counter()
+                det = DETECTORS[name](random_state=seed, **params, **extra).fit(A)
+                t = time.perf_counter() - start
+                s = -det.score_samples(B)
+                rec = dict(name=label, ds=ds, seed=seed, regime=regime,
+                           auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s),
+                           t=round(t, 1), epochs=int(det.n_iter_))
+                print(json.dumps(rec), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
