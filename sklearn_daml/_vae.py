@@ -62,8 +62,16 @@ class VAEOutlierDetector(
         variances); ``"mse"`` uses the plain mean squared error.
     samples : int, default=10
         Latent draws averaged per row when scoring.
-    epochs, batch_size, learning_rate, optimizer, contamination, early_stopping, \
-validation_fraction, n_iter_no_change, tol, random_state, verbose
+    epochs : int, default=20
+        Number of passes over the training data, short for the reason given
+        in :class:`AEOutlierDetector`. Measured with 3 seeds on eight
+        ADBench tables, 20 epochs without early stopping against 100 with
+        it: mean ROC-AUC 0.818 -> 0.854 with outliers among the training rows,
+        0.929 -> 0.925 on inliers only.
+    early_stopping : bool, default=False
+        As in :class:`AEOutlierDetector` (off by default for the same reason).
+    batch_size, learning_rate, optimizer, contamination, validation_fraction, \
+n_iter_no_change, tol, random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -117,12 +125,12 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         beta=1.0,
         cov_elbo=0.05,
         samples=10,
-        epochs=100,
+        epochs=20,
         batch_size=128,
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
-        early_stopping=True,
+        early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-3,

@@ -221,7 +221,7 @@ def test_verbose_prints_loss_per_epoch(detector, blobs, capsys):
     X, _ = blobs
     clone(detector).set_params(epochs=3, verbose=0).fit(X)
     assert capsys.readouterr().out == ""
-    det = clone(detector).set_params(epochs=3, verbose=1).fit(X)
+    det = clone(detector).set_params(epochs=3, early_stopping=True, verbose=1).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
     fields = [line.split(" - ") for line in lines]
@@ -234,7 +234,9 @@ def test_verbose_prints_loss_per_epoch(detector, blobs, capsys):
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
 def test_early_stopping_curves(detector, blobs):
     X, _ = blobs
-    det = clone(detector).set_params(epochs=200, n_iter_no_change=3, tol=1e-2).fit(X)
+    det = clone(detector).set_params(
+        epochs=200, early_stopping=True, n_iter_no_change=3, tol=1e-2
+    ).fit(X)
     assert det.n_iter_ == len(det.loss_curve_) == len(det.validation_loss_curve_)
     curve = np.array(det.validation_loss_curve_)
     tol = det.tol
@@ -253,7 +255,7 @@ def test_early_stopping_curves(detector, blobs):
 def test_early_stopping_restores_the_best_weights(blobs):
     X, _ = blobs
     # a large learning rate makes the validation loss fluctuate
-    params = dict(learning_rate=0.05, tol=0.0, random_state=0)
+    params = dict(early_stopping=True, learning_rate=0.05, tol=0.0, random_state=0)
     stopped = AEOutlierDetector(epochs=200, n_iter_no_change=3, **params).fit(X)
     best = int(np.argmin(stopped.validation_loss_curve_)) + 1
     # the same split and shuffles, trained for exactly the best number of epochs
@@ -265,7 +267,9 @@ def test_early_stopping_restores_the_best_weights(blobs):
 def test_early_stopping_holds_out_rows():
     # two rows: one trains, one validates
     X = np.array([[0.0, 1.0], [1.0, 0.0]])
-    det = AEOutlierDetector(epochs=2, validation_fraction=0.01, random_state=0).fit(X)
+    det = AEOutlierDetector(
+        epochs=2, early_stopping=True, validation_fraction=0.01, random_state=0
+    ).fit(X)
     assert len(det.validation_loss_curve_) == 2
     with pytest.raises(ValueError, match="validation_fraction"):
         AEOutlierDetector(validation_fraction=1.0).fit(X)

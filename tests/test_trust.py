@@ -144,14 +144,16 @@ def test_overflowing_scores_keep_the_order_float64_can_hold(table):
 # ------------------------------------------------------------- warnings
 def test_convergence_warning_when_epochs_end_before_early_stopping(table):
     with pytest.warns(ConvergenceWarning, match="epochs=2"):
-        AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(table)
+        AEOutlierDetector(n_estimators=1, epochs=2, early_stopping=True, random_state=0).fit(table)
 
 
 def test_no_convergence_warning_when_converged_or_without_early_stopping(table):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         AEOutlierDetector(n_estimators=1, epochs=2, early_stopping=False).fit(table)
-        det = AEOutlierDetector(n_estimators=1, epochs=50, n_iter_no_change=1, tol=0.5)
+        det = AEOutlierDetector(
+            n_estimators=1, epochs=50, early_stopping=True, n_iter_no_change=1, tol=0.5
+        )
         det.fit(table)
     assert det.n_iter_ < 50
 
