@@ -9,19 +9,14 @@ lines like ``variants.py``::
 
     python -m benchmarks.experiments.gmm_trim t10 trim=0.1 seeds=0
 """
-import json
 import sys
-import time
 
 import tensorflow as tf
-from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_daml import AEGMMOutlierDetector
 from sklearn_daml.models import gmm_cov_penalty, gmm_energy, gmm_params
 
-from .. import data
+from .variants import run
 
 
 class TrimmedAEGMM(AEGMMOutlierDetector):
@@ -53,26 +48,13 @@ def main(argv):
             seeds = [int(s) for s in value.split(",")]
         elif key == "regimes":
             regimes = value.split(",")
-    for ds in data.ADBENCH:
-        X, y = data.adbench(ds)
-        for seed in seeds:
-            Xtr, Xte, ytr, yte = train_test_split(
-                X, y, test_size=0.3, stratify=y, random_state=seed
-            )
-            for regime in regimes:
-                Xf = Xtr if regime == "U" else Xtr[ytr == 0]
-                sc = StandardScaler().fit(Xf)
-                A, B = sc.transform(Xf), sc.transform(Xte)
-                det = TrimmedAEGMM(random_state=seed)
-                det.trim = trim
-                start = time.perf_counter()
-                det.fit(A)
-                t = time.perf_counter() - start
-                s = -det.score_samples(B)
-                print(json.dumps(dict(name=label, ds=ds, seed=seed, regime=regime,
-                                      auc=roc_auc_score(yte, s),
-                                      ap=average_precision_score(yte, s),
-                                      t=round(t, 1), epochs=int(det.n_iter_))), flush=True)
+
+    def make(seed, A):
+        det = TrimmedAEGMM(random_state=seed)
+        det.trim = trim
+        return det
+
+    run(make, label, seeds, regimes)
 
 
 if __name__ == "__main__":

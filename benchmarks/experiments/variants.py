@@ -72,6 +72,21 @@ def main(argv):
                 params[key] = ast.literal_eval(value)
             except (ValueError, SyntaxError):
                 params[key] = value
+
+    def make(seed, A):
+        extra = {}
+        if recon != "rel":
+            scale = float((A**2).sum(axis=1).mean() ** 0.5)
+            extra["recon_features"] = _Features(recon, scale)
+        return DETECTORS[name](random_state=seed, **params, **extra)
+
+    run(make, label, seeds, regimes, tables)
+
+
+def run(make, label, seeds=(0,), regimes=("U", "C"), tables=tuple(data.ADBENCH)):
+    """Fit ``make(seed, X_fit)`` on Protocol U's splits (``U``: contaminated
+    training rows, ``C``: inliers only) and print one JSON line per table,
+    seed and regime."""
     for ds in tables:
         X, y = data.adbench(ds)
         for seed in seeds:
@@ -82,12 +97,9 @@ def main(argv):
                 Xf = Xtr if regime == "U" else Xtr[ytr == 0]
                 sc = StandardScaler().fit(Xf)
                 A, B = sc.transform(Xf), sc.transform(Xte)
-                extra = {}
-                if recon != "rel":
-                    s = float((A**2).sum(axis=1).mean() ** 0.5)
-                    extra["recon_features"] = _Features(recon, s)
+                det = make(seed, A)
                 start = time.perf_counter()
-                det = DETECTORS[name](random_state=seed, **params, **extra).fit(A)
+                det.fit(A)
                 t = time.perf_counter() - start
                 s = -det.score_samples(B)
                 rec = dict(name=label, ds=ds, seed=seed, regime=regime,
