@@ -13,6 +13,10 @@ from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, tf
 from ._networks import instantiate_net
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
 
+# relative floor of the levels' covariance (a ridge: a constant feature stays
+# invertible) and of the scores' standard deviations
+_LEVEL_RIDGE = 1e-6
+
 
 class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     """Sequence-to-sequence LSTM outlier detector (alibi-detect's Seq2Seq).
@@ -23,9 +27,12 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     when scoring), and a threshold network learns, per step and feature, the
     reconstruction error expected on normal data. The feature score of step
     ``t`` and feature ``f`` is the squared reconstruction error minus that
-    threshold estimate; a window's outlier score is the mean of its top
-    ``outlier_perc`` % feature scores. ``score_samples`` returns its negative
-    (higher = more normal), as :class:`~sklearn.ensemble.IsolationForest`.
+    threshold estimate; a window's reconstruction score is the mean of its
+    top ``outlier_perc`` % feature scores (alibi-detect's outlier score).
+    A reconstruction follows the level a window sits at, so the window's
+    level is scored beside it (``level_weight``). ``score_samples`` returns
+    the negative of the outlier score (higher = more normal), as
+    :class:`~sklearn.ensemble.IsolationForest`.
 
     Input is a 3-D array ``(n_windows, seq_len, n_features)`` or a 2-D array
     ``(n_windows, seq_len * n_features)`` whose rows are the windows' steps
@@ -60,9 +67,32 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Weight of the threshold network's loss.
     outlier_perc : float in (0, 100], default=100
         Share (percent) of the highest feature scores averaged into a
-        window's score; lower values focus on short, local anomalies.
-    epochs : int, default=20
-        Passes over the training windows (alibi-detect's default).
+        window's reconstruction score; lower values focus on short, local
+        anomalies.
+    level_weight : float >= 0, default=1.0
+        Weight of the window's level in its outlier score. The decoder
+        reconstructs a window at the level it sits at, so a window that is
+        normal in shape but lies wholly at an unusual level (a machine
+        running hot for a day, the level excursions most labelled NAB
+        anomalies are) reconstructs as well as any other. With
+        ``level_weight > 0`` the outlier score is the reconstruction score
+        standardized by its mean and standard deviation over the training
+        windows, plus ``level_weight`` times the level distance standardized
+        the same way. The level distance is the Mahalanobis distance of the
+        window's level (the mean of each feature over its steps) from the
+        training windows' levels. ``0`` gives alibi-detect's score
+        unchanged. Measured on the three NAB series of ``python -m
+        benchmarks series`` (3 seeds, point-wise ROC-AUC, machine
+        temperature / ambient temperature / NYC taxi; IsolationForest on the
+        same windows 0.858 / 0.789 / 0.850): ``0`` gives 0.807 / 0.606 /
+        0.863, ``1`` gives 0.863 / 0.822 / 0.866; the level alone gives
+        0.862 / 0.840 / 0.780.
+    epochs : int, default=100
+        Passes over the training windows. alibi-detect trains 20; on a few
+        hundred windows that is a few hundred optimizer steps, and the
+        LSTM's reconstruction is still far from converged (NYC taxi, 429
+        windows: training loss 0.100 after 20 epochs and 0.025 after 100;
+        reconstruction score ROC-AUC 0.722 and 0.885, seed 0).
     batch_size : int, default=64
         Windows per training step (alibi-detect's default).
     learning_rate : float, default=1e-3
@@ -92,6 +122,16 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Steps per window.
     n_channels_ : int
         Features per step.
+    level_mean_ : ndarray of shape (n_channels_,)
+        Mean level of the training windows (only when ``level_weight > 0``).
+    level_precision_ : ndarray of shape (n_channels_, n_channels_)
+        Inverse of the covariance of the training windows' levels, with a
+        small ridge so that a constant feature stays invertible (only when
+        ``level_weight > 0``).
+    score_mean_, score_std_ : ndarray of shape (2,)
+        Mean and standard deviation of the reconstruction score and of the
+        level distance over the training windows (only when
+        ``level_weight > 0``).
     loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``n_features_in_`` counts the
         flattened window (``n_steps_ * n_channels_``).
@@ -121,6 +161,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         "threshold_net": [keras.Model, callable, None],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "outlier_perc": [Interval(numbers.Real, 0, 100, closed="right")],
+        "level_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -132,7 +173,8 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         threshold_net=None,
         beta=1.0,
         outlier_perc=100.0,
-        epochs=20,
+        level_weight=1.0,
+        epochs=100,
         batch_size=64,
         learning_rate=1e-3,
         optimizer="adam",
@@ -150,6 +192,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         self.threshold_net = threshold_net
         self.beta = beta
         self.outlier_perc = outlier_perc
+        self.level_weight = level_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -228,10 +271,44 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         x_recon, threshold_est = self.model_.decode_seq(sequences)
         return self.model_.score_fn(sequences, x_recon) - threshold_est
 
-    def _outlier_score(self, x):
+    def _reconstruction_score(self, x):
+        """alibi-detect's score: the mean of the top ``outlier_perc`` % feature scores."""
         scores = tf.reshape(self._feature_outlier_scores(x), [tf.shape(x)[0], -1])
         n_top = max(1, math.ceil(self.outlier_perc / 100 * self.n_features_in_))
         return tf.reduce_mean(tf.math.top_k(scores, k=n_top).values, axis=-1)
+
+    def _level_distance(self, x):
+        """Mahalanobis distance of each window's level from the training levels."""
+        centred = tf.reduce_mean(self._as_sequences(x), axis=1) - self.level_mean_
+        squared = tf.reduce_sum(tf.matmul(centred, self.level_precision_) * centred, axis=-1)
+        return tf.sqrt(tf.maximum(squared, 0.0))
+
+    def _fit_extra(self, X, rng):
+        """Level statistics and the two scores' moments on the training windows."""
+        for name in ("level_mean_", "level_precision_", "score_mean_", "score_std_"):
+            self.__dict__.pop(name, None)  # from a previous fit with a level
+        if self.level_weight == 0:
+            return
+        weights = self._fit_weights(X.shape[0])
+        levels = np.asarray(X).reshape(X.shape[0], self.n_steps_, self.n_channels_).mean(axis=1)
+        self.level_mean_ = np.average(levels, axis=0, weights=weights)
+        covariance = np.atleast_2d(np.cov(levels, rowvar=False, aweights=weights, ddof=0))
+        ridge = _LEVEL_RIDGE * max(np.trace(covariance) / self.n_channels_, np.finfo(np.float64).tiny)
+        self.level_precision_ = np.linalg.inv(covariance + ridge * np.eye(self.n_channels_))
+        both = _compile(self._both_scores, self.n_features_in_)
+        scores = self._map_batches(both, X)
+        self.score_mean_ = np.average(scores, axis=0, weights=weights)
+        std = np.sqrt(np.average(np.square(scores - self.score_mean_), axis=0, weights=weights))
+        self.score_std_ = np.maximum(std, _LEVEL_RIDGE * np.maximum(np.abs(self.score_mean_), 1.0))
+
+    def _both_scores(self, x):
+        return tf.stack([self._reconstruction_score(x), self._level_distance(x)], axis=-1)
+
+    def _outlier_score(self, x):
+        if self.level_weight == 0:
+            return self._reconstruction_score(x)
+        standardized = (self._both_scores(x) - self.score_mean_) / self.score_std_
+        return standardized[:, 0] + self.level_weight * standardized[:, 1]
 
     def _compile_scorer(self):
         super()._compile_scorer()
@@ -245,7 +322,9 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
 
         The negative of ``(x - x_recon) ** 2 - threshold_estimate``: higher is
         more normal, as for ``score_samples``; the lowest entries show where
-        in a window, and in which feature, it departs from normal data.
+        in a window, and in which feature, its shape departs from normal
+        data. The window's level (``level_weight``) is a property of the
+        whole window and is not in these scores.
 
         Parameters
         ----------

@@ -66,9 +66,11 @@ def test_odd_latent_dim_is_a_clear_error():
 
 
 def test_window_score_is_mean_of_top_feature_scores():
+    """With ``level_weight=0`` the score is alibi-detect's."""
     windows = _sine_windows(n_features=2)
     for perc in (100.0, 25.0, 1.0):
-        det = clone(SMALL).set_params(outlier_perc=perc).fit(windows)
+        det = clone(SMALL).set_params(outlier_perc=perc, level_weight=0).fit(windows)
+        assert not hasattr(det, "level_mean_")
         features = det.feature_score_samples(windows)
         assert features.shape == (len(windows), 16, 2)
         assert features.dtype == np.float64
@@ -76,6 +78,55 @@ def test_window_score_is_mean_of_top_feature_scores():
         n_top = int(np.ceil(perc / 100 * 32))
         expected = np.sort(outlier, axis=1)[:, ::-1][:, :n_top].mean(axis=1)
         np.testing.assert_allclose(-det.score_samples(windows), expected, rtol=1e-12)
+
+
+def _standardized(values):
+    return (values - values.mean()) / values.std()
+
+
+@pytest.mark.parametrize("level_weight", [1.0, 2.5])
+def test_level_distance_is_added_to_the_standardized_reconstruction_score(level_weight):
+    """Closed form: z(reconstruction score) + level_weight * z(Mahalanobis
+    distance of the window's per-feature mean), both standardized on the
+    training windows; training itself does not depend on the weight."""
+    rng = np.random.RandomState(1)
+    windows = _sine_windows(n_features=2) + rng.normal(size=(120, 1, 2)) @ [[1.0, 0.6], [0.0, 0.5]]
+    alibi = clone(SMALL).set_params(level_weight=0).fit(windows)
+    det = clone(SMALL).set_params(level_weight=level_weight).fit(windows)
+    test = np.concatenate([windows[:20], windows[:5] + [1.0, -1.0], windows[:5] + 3.0])
+
+    levels, test_levels = windows.mean(axis=1), test.mean(axis=1)
+    precision = np.linalg.inv(np.cov(levels, rowvar=False, ddof=0))
+
+    def distance(lv):
+        centred = lv - levels.mean(axis=0)
+        return np.sqrt(np.einsum("ni,ij,nj->n", centred, precision, centred))
+
+    recon_train, recon_test = -alibi.score_samples(windows), -alibi.score_samples(test)
+    train_d, test_d = distance(levels), distance(test_levels)
+    expected = (recon_test - recon_train.mean()) / recon_train.std() + level_weight * (
+        test_d - train_d.mean()
+    ) / train_d.std()
+    np.testing.assert_allclose(-det.score_samples(test), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(det.level_mean_, levels.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(det.score_std_, [recon_train.std(), train_d.std()], rtol=1e-5)
+    # standardized on the training windows: mean 0, standard deviation 1 each
+    np.testing.assert_allclose(np.mean(-det.score_samples(windows)), 0, atol=1e-9)
+    # feature scores show the shape only: the same with and without the level
+    np.testing.assert_array_equal(det.feature_score_samples(test), alibi.feature_score_samples(test))
+    # a refit without the level forgets the level statistics
+    assert not hasattr(clone(det).set_params(level_weight=0).fit(windows), "level_mean_")
+    assert not hasattr(det.set_params(level_weight=0).fit(windows), "score_std_")
+
+
+def test_level_excursion_scores_below_every_normal_window():
+    """Windows of normal shape lying wholly at an unusual level rank below
+    every training window with the default score."""
+    windows = _sine_windows(n_windows=200)
+    shifted = windows[:10] + 2.0
+    det = clone(SMALL).fit(windows)
+    scores = det.score_samples(np.concatenate([windows, shifted]))
+    assert np.all(scores[200:] < np.min(scores[:200]))
 
 
 def test_deterministic_pickle_and_verbose(capsys):
