@@ -13,8 +13,8 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     ``n_estimators`` dense autoencoders, initialised independently, are
     trained at once (stacked weights, one compiled step) to reconstruct the
     training rows with the mean squared error. A row's squared error in each
-    feature is divided by the member's mean squared error in that feature on
-    the training rows; the mean of these ratios is standardized per member
+    feature is divided by the member's median squared error in that feature
+    on the training rows; the mean of these ratios is standardized per member
     (mean and standard deviation over the training rows) and averaged over
     the members. That average is the outlier score; ``score_samples``
     returns its negative, so that, as for
@@ -113,8 +113,14 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         The trained Keras model; its networks map a batch to
         ``(n_samples, n_estimators, ...)``, one slice per member.
     feature_scale_ : ndarray of shape (n_estimators, n_features_in_)
-        Mean squared error of each member in each feature on the training
-        rows, the divisor of the errors.
+        Median squared error of each member in each feature on the training
+        rows (on 20,000 of them, drawn with ``random_state``, when there are
+        more), the divisor of the errors. The median is robust to the
+        outliers among the training rows: their large errors would inflate a
+        mean in exactly the features where they stand out, and so shrink
+        those features' weight in every score. Measured against the mean
+        (``python -m benchmarks quality``, 3 seeds, eight tables, contaminated
+        training rows): see ``benchmarks/README.md``.
     member_mean_, member_std_ : ndarray of shape (n_estimators,)
         Mean and standard deviation of each member's normalised error on the
         training rows.
@@ -205,7 +211,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         return self._member_loss(tf.reduce_mean(tf.square(x[:, None, :] - x_recon), axis=-1))
 
     def _fit_extra(self, X, rng):
-        self._fit_member_scaling(X)
+        self._fit_member_scaling(X, rng)
 
     def _feature_errors(self, x):
         return tf.square(x[:, None, :] - self.model_(x))

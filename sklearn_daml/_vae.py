@@ -173,7 +173,7 @@ n_iter_no_change, tol, random_state, verbose
 
     def _fit_extra(self, X, rng):
         self._draw_noise(rng)
-        self._fit_member_scaling(X)
+        self._fit_member_scaling(X, rng)
 
     def _feature_errors(self, x):
         n, x_rep, x_recon = self._noisy_pass(x)

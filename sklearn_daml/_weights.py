@@ -7,8 +7,9 @@ A weight scales a row's share of everything the fit learns from the data:
   so a row of weight 2 is trained on as often as two copies of it would be,
   in expectation; mini-batch training cannot be bit-exact about repetition,
   so scikit-learn's weight-equivalence check is an expected failure;
-* the statistics fitted after training (GMM parameters, the AE/VAE error
-  scales): weighted sums over the rows, exactly;
+* the statistics fitted after training: weighted sums over the rows,
+  exactly (GMM parameters, the AE/VAE members' moments), or a weighted
+  median (the AE/VAE error scales);
 * the contamination percentile (and Tukey's quartiles): a weighted
   inverted-CDF quantile.
 
@@ -60,3 +61,18 @@ def weighted_percentile(values, q, weights):
     targets = np.asarray(q, dtype=np.float64) / 100.0 * cumulative[-1]
     index = np.searchsorted(cumulative, targets, side="left")
     return np.asarray(values)[order][np.minimum(index, len(values) - 1)]
+
+
+def weighted_median(values, weights):
+    """Median along the first axis: ``np.median(values, axis=0)``, or with
+    weights the weighted inverted-CDF median of each column (the smallest
+    value whose cumulative weight reaches half the total; for integer
+    weights, the lower median of the values repeated as often as their
+    weights)."""
+    if weights is None:
+        return np.median(values, axis=0)
+    order = np.argsort(values, axis=0, kind="stable")
+    cumulative = np.cumsum(weights[order], axis=0)
+    middle = np.argmax(cumulative >= 0.5 * cumulative[-1:], axis=0)
+    first = np.take_along_axis(order, middle[np.newaxis], axis=0)
+    return np.take_along_axis(values, first, axis=0)[0]

@@ -103,7 +103,7 @@ def _documented_score(errors, det):
 
 
 def _check_member_scaling(errors, det):
-    np.testing.assert_allclose(det.feature_scale_, errors.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(det.feature_scale_, np.median(errors, axis=0), rtol=1e-9)
     normalised = (errors / det.feature_scale_).mean(axis=-1)
     np.testing.assert_allclose(det.member_mean_, normalised.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(det.member_std_, normalised.std(axis=0), rtol=1e-7)
@@ -206,3 +206,38 @@ def test_ensemble_parameters_in_grid_search(blobs):
     assert search.best_estimator_.model_.encoder_net.output_shape[1] == (
         search.best_params_["n_estimators"]
     )
+
+
+def test_error_scales_come_from_a_seeded_subsample_of_large_data(monkeypatch, blobs):
+    """Beyond ``_SCALE_ROWS`` rows the median is taken over that many rows,
+    drawn with the fit's random state: the same seed gives the same scales."""
+    import sklearn_daml._ensemble as ensemble
+
+    X, _ = blobs
+    monkeypatch.setattr(ensemble, "_SCALE_ROWS", 51)  # odd: the median is one row's
+    det = AEOutlierDetector(n_estimators=2, epochs=2, random_state=0).fit(X)
+    errors = (X[:, None, :] - np.asarray(det.model_(X))) ** 2
+    medians = np.median(errors, axis=0)
+    assert not np.allclose(det.feature_scale_, medians, rtol=1e-9)
+    # the scale of each member and feature is the median of 51 of the rows' errors
+    for m in range(2):
+        for j in range(4):
+            assert np.sum(np.isclose(errors[:, m, j], det.feature_scale_[m, j], rtol=1e-9)) >= 1
+    again = AEOutlierDetector(n_estimators=2, epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.feature_scale_, again.feature_scale_)
+    np.testing.assert_array_equal(det.score_samples(X), again.score_samples(X))
+
+
+def test_outliers_in_training_do_not_inflate_their_features_scale():
+    """A few training rows far out in one feature: the median error scale of
+    that feature stays that of the clean rows, so the feature keeps its
+    weight in the score (a mean would grow with the outliers' errors)."""
+    rng = np.random.RandomState(0)
+    clean = rng.normal(size=(400, 4))
+    dirty = clean.copy()
+    dirty[:20, 0] += 15.0
+    fitted = [AEOutlierDetector(n_estimators=2, epochs=3, random_state=0).fit(X) for X in (clean, dirty)]
+    errors = (dirty[:, None, :] - np.asarray(fitted[1].model_(dirty))) ** 2
+    ratio = fitted[1].feature_scale_[:, 0] / fitted[0].feature_scale_[:, 0]
+    mean_ratio = errors[:, :, 0].mean(axis=0) / fitted[0].feature_scale_[:, 0]
+    assert np.all(ratio < 3) and np.all(mean_ratio > 10 * ratio)
