@@ -11,13 +11,14 @@ Two normalisations, both fitted on the training rows after training, make
 the members' errors comparable and combinable:
 
 * per feature: each member's squared error in feature ``j`` is divided by
-  that member's median squared error in feature ``j`` over the training
+  that member's typical squared error in feature ``j`` over the training
   rows, so a feature the network reconstructs poorly everywhere (a noisy
   column) does not drown a feature where a row departs from what the network
-  reconstructs well. The median, not the mean: with outliers among the
-  training rows, their large errors would inflate the mean of exactly the
-  features in which they stand out, and so shrink those features' weight
-  in every score;
+  reconstructs well. The typical error is the mean without the largest
+  ``trim_fraction`` of the errors, the share the trimmed loss leaves out:
+  with outliers among the training rows, their large errors would inflate
+  the plain mean of exactly the features in which they stand out, and so
+  shrink those features' weight in every score;
 * per member: each member's mean normalised error is standardized by its mean
   and standard deviation over the training rows before the members are
   averaged, as RandNet does.
@@ -32,13 +33,13 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import _DTYPE, FeatureScoresMixin, _compile, tf
 from ._networks import instantiate_net
-from ._weights import weighted_median
+from ._weights import weighted_trimmed_mean
 from .models.ensemble import ensemble_dense_stack
 
 # floors of the fitted scales, relative to their typical size: a feature (or a
 # member) with a zero training error must not make a finite row's score infinite
 _RELATIVE_FLOOR = 1e-6
-# a median needs the values, not running sums: the error scales come from at
+# a trimmed mean needs the values, not running sums: the error scales come from at
 # most this many training rows (drawn with the fit's random state), so the
 # memory of a fit does not grow with the number of rows
 _SCALE_ROWS = 20_000
@@ -154,16 +155,17 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         return encoder, decoder
 
     def _fit_member_scaling(self, X, rng):
-        """``feature_scale_`` (weighted medians with ``sample_weight``, from
-        at most ``_SCALE_ROWS`` rows), then ``member_mean_`` and
-        ``member_std_`` (weighted means over every row, in batches)."""
+        """``feature_scale_`` (trimmed means by ``trim_fraction``, weighted
+        with ``sample_weight``, from at most ``_SCALE_ROWS`` rows), then
+        ``member_mean_`` and ``member_std_`` (weighted means over every row,
+        in batches)."""
         weights = self._sample_weight
         rows = slice(None)
         if X.shape[0] > _SCALE_ROWS:
             rows = np.sort(rng.choice(X.shape[0], _SCALE_ROWS, replace=False))
             weights = None if weights is None else weights[rows]
         errors = self._map_batches(_compile(self._feature_errors, X.shape[1]), X[rows])
-        scale = weighted_median(errors, weights)
+        scale = weighted_trimmed_mean(errors, self.trim_fraction, weights)
         del errors
         self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
         total_weight = np.sum(self._fit_weights(X.shape[0]))

@@ -9,7 +9,7 @@ A weight scales a row's share of everything the fit learns from the data:
   so scikit-learn's weight-equivalence check is an expected failure;
 * the statistics fitted after training: weighted sums over the rows,
   exactly (GMM parameters, the AE/VAE members' moments), or a weighted
-  median (the AE/VAE error scales);
+  trimmed mean (the AE/VAE error scales);
 * the contamination percentile (and Tukey's quartiles): a weighted
   inverted-CDF quantile.
 
@@ -63,16 +63,23 @@ def weighted_percentile(values, q, weights):
     return np.asarray(values)[order][np.minimum(index, len(values) - 1)]
 
 
-def weighted_median(values, weights):
-    """Median along the first axis: ``np.median(values, axis=0)``, or with
-    weights the weighted inverted-CDF median of each column (the smallest
-    value whose cumulative weight reaches half the total; for integer
-    weights, the lower median of the values repeated as often as their
-    weights)."""
-    if weights is None:
-        return np.median(values, axis=0)
+
+def weighted_trimmed_mean(values, fraction, weights):
+    """Mean of each column of ``values`` along the first axis, leaving out
+    its largest values, by the rule of the ensembles' trimmed loss: of a
+    total weight ``W`` (the number of rows when unweighted), the values
+    holding the largest ``floor(fraction * W)`` of it do not count, and ties
+    with the largest kept value are kept. For integer weights this is the
+    trimmed mean of the values repeated as often as their weights; with
+    ``fraction=0`` it is the (weighted) mean."""
+    w = np.ones(values.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
     order = np.argsort(values, axis=0, kind="stable")
-    cumulative = np.cumsum(weights[order], axis=0)
-    middle = np.argmax(cumulative >= 0.5 * cumulative[-1:], axis=0)
-    first = np.take_along_axis(order, middle[np.newaxis], axis=0)
-    return np.take_along_axis(values, first, axis=0)[0]
+    cumulative = np.cumsum(w[order], axis=0)
+    total = cumulative[-1:]
+    # the relative slack absorbs the rounding of weights normalised to mean 1
+    kept_weight = total - np.floor(fraction * total * (1 + 1e-12))
+    last = np.argmax(cumulative >= kept_weight * (1 - 1e-12), axis=0)
+    kth = np.take_along_axis(values, np.take_along_axis(order, last[np.newaxis], axis=0), axis=0)
+    kept = values <= kth
+    w = w.reshape((-1,) + (1,) * (values.ndim - 1))
+    return np.sum(np.where(kept, w * values, 0.0), axis=0) / np.sum(np.where(kept, w, 0.0), axis=0)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.stats
+from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils._param_validation import InvalidParameterError
@@ -102,8 +103,15 @@ def _documented_score(errors, det):
     return -((normalised - det.member_mean_) / det.member_std_).mean(axis=-1)
 
 
+def _trimmed_mean(errors, fraction):
+    """Mean of each column without its floor(fraction * n) largest values
+    (distinct values: no ties at the cut)."""
+    n_kept = len(errors) - int(np.floor(fraction * len(errors)))
+    return np.sort(errors, axis=0)[:n_kept].mean(axis=0)
+
+
 def _check_member_scaling(errors, det):
-    np.testing.assert_allclose(det.feature_scale_, np.median(errors, axis=0), rtol=1e-9)
+    np.testing.assert_allclose(det.feature_scale_, _trimmed_mean(errors, det.trim_fraction), rtol=1e-9)
     normalised = (errors / det.feature_scale_).mean(axis=-1)
     np.testing.assert_allclose(det.member_mean_, normalised.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(det.member_std_, normalised.std(axis=0), rtol=1e-7)
@@ -209,29 +217,30 @@ def test_ensemble_parameters_in_grid_search(blobs):
 
 
 def test_error_scales_come_from_a_seeded_subsample_of_large_data(monkeypatch, blobs):
-    """Beyond ``_SCALE_ROWS`` rows the median is taken over that many rows,
-    drawn with the fit's random state: the same seed gives the same scales."""
+    """Beyond ``_SCALE_ROWS`` rows the trimmed mean is taken over that many
+    rows, drawn with the fit's random state: the same seed gives the same
+    scales; up to it, every row counts."""
     import sklearn_daml._ensemble as ensemble
 
     X, _ = blobs
-    monkeypatch.setattr(ensemble, "_SCALE_ROWS", 51)  # odd: the median is one row's
-    det = AEOutlierDetector(n_estimators=2, epochs=2, random_state=0).fit(X)
-    errors = (X[:, None, :] - np.asarray(det.model_(X))) ** 2
-    medians = np.median(errors, axis=0)
-    assert not np.allclose(det.feature_scale_, medians, rtol=1e-9)
-    # the scale of each member and feature is the median of 51 of the rows' errors
-    for m in range(2):
-        for j in range(4):
-            assert np.sum(np.isclose(errors[:, m, j], det.feature_scale_[m, j], rtol=1e-9)) >= 1
-    again = AEOutlierDetector(n_estimators=2, epochs=2, random_state=0).fit(X)
-    np.testing.assert_array_equal(det.feature_scale_, again.feature_scale_)
-    np.testing.assert_array_equal(det.score_samples(X), again.score_samples(X))
+    det = AEOutlierDetector(n_estimators=2, epochs=2, random_state=0)
+    full = clone(det).fit(X)
+    monkeypatch.setattr(ensemble, "_SCALE_ROWS", len(X))
+    np.testing.assert_array_equal(clone(det).fit(X).feature_scale_, full.feature_scale_)
+    monkeypatch.setattr(ensemble, "_SCALE_ROWS", 50)
+    sub = clone(det).fit(X)
+    # the same network (training does not depend on the cap), other scales
+    np.testing.assert_array_equal(np.asarray(sub.model_(X)), np.asarray(full.model_(X)))
+    assert not np.allclose(sub.feature_scale_, full.feature_scale_, rtol=1e-6)
+    again = clone(det).fit(X)
+    np.testing.assert_array_equal(sub.feature_scale_, again.feature_scale_)
+    np.testing.assert_array_equal(sub.score_samples(X), again.score_samples(X))
 
 
 def test_outliers_in_training_do_not_inflate_their_features_scale():
-    """A few training rows far out in one feature: the median error scale of
+    """A few training rows far out in one feature: the trimmed error scale of
     that feature stays that of the clean rows, so the feature keeps its
-    weight in the score (a mean would grow with the outliers' errors)."""
+    weight in the score (the plain mean grows with the outliers' errors)."""
     rng = np.random.RandomState(0)
     clean = rng.normal(size=(400, 4))
     dirty = clean.copy()

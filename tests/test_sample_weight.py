@@ -13,7 +13,7 @@ from sklearn_daml import (
     VAEGMMOutlierDetector,
     VAEOutlierDetector,
 )
-from sklearn_daml._weights import weighted_median, weighted_percentile
+from sklearn_daml._weights import weighted_percentile, weighted_trimmed_mean
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -84,15 +84,28 @@ def test_weighted_percentile_against_numpy():
     assert weighted_percentile(values, 30, None) == np.percentile(values, 30)
 
 
-def test_weighted_median_is_the_median_of_repeated_rows():
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.3])
+def test_weighted_trimmed_mean_is_that_of_repeated_rows(fraction):
     rng = np.random.RandomState(0)
     for _ in range(5):
         values = rng.normal(size=(9, 2, 3))
         counts = rng.randint(1, 5, size=9)
-        repeated = np.sort(np.repeat(values, counts, axis=0), axis=0)
-        lower_median = repeated[(len(repeated) - 1) // 2]
-        np.testing.assert_array_equal(weighted_median(values, counts.astype(float)), lower_median)
-    np.testing.assert_array_equal(weighted_median(values, None), np.median(values, axis=0))
+        expected = _trimmed_mean(np.repeat(values, counts, axis=0), fraction)
+        np.testing.assert_allclose(
+            weighted_trimmed_mean(values, fraction, counts.astype(float)), expected, rtol=1e-12
+        )
+    np.testing.assert_allclose(
+        weighted_trimmed_mean(values, fraction, None), _trimmed_mean(values, fraction), rtol=1e-12
+    )
+
+
+def _trimmed_mean(values, fraction):
+    """Column means without the floor(fraction * n) largest values; ties
+    with the largest kept value are kept (the trimmed loss's rule)."""
+    n_kept = len(values) - int(np.floor(fraction * len(values)))
+    kth = np.sort(values, axis=0)[n_kept - 1]
+    kept = values <= kth
+    return np.sum(values * kept, axis=0) / np.sum(kept, axis=0)
 
 
 @pytest.mark.parametrize("Detector", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
@@ -118,12 +131,14 @@ def test_gmm_parameters_are_numpys_weighted_moments(Detector, blobs):
     np.testing.assert_allclose(det.mu_, mu, rtol=1e-9, atol=1e-12)
 
 
-def test_ae_error_scales_are_weighted_medians(blobs):
+def test_ae_error_scales_are_weighted_trimmed_means(blobs):
     X, _ = blobs
     weights = _weights(len(X), seed=3)
     det = AEOutlierDetector(epochs=4, random_state=0).fit(X, sample_weight=weights)
     errors = (X[:, None, :] - np.asarray(det.model_(X))) ** 2
-    np.testing.assert_allclose(det.feature_scale_, weighted_median(errors, weights), rtol=1e-10)
+    kept = weights > 0
+    scale = weighted_trimmed_mean(errors[kept], det.trim_fraction, weights[kept])
+    np.testing.assert_allclose(det.feature_scale_, scale, rtol=1e-10)
     s = np.mean(errors / det.feature_scale_, axis=2)
     np.testing.assert_allclose(det.member_mean_, np.average(s, axis=0, weights=weights), rtol=1e-10)
 
