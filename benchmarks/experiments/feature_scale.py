@@ -6,9 +6,10 @@ squared errors, on Protocol U's splits (both regimes, as ``variants.py``)::
     python -m benchmarks.experiments.feature_scale VAE median vae_median 0,1,2
     python -m benchmarks.experiments.feature_scale AE trim0.1 ae_trim10
 
-``mean`` is the scale before stop 19, ``median`` the library's since (here
-over every training row), ``trimQ`` the mean of the values below each
-column's ``1 - Q`` quantile. Prints ``variants.py``'s JSON lines.
+``mean`` is the scale before stop 19, ``median`` the column median,
+``trimQ`` the mean of the values up to each column's ``1 - Q`` quantile
+(the library's since stop 19 is ``trim_fraction``'s trimmed mean, here
+over every training row). Prints ``variants.py``'s JSON lines.
 """
 
 import sys
