@@ -60,6 +60,14 @@ def load_nab(file_name, data_dir=NAB_DIR):
     return values, labels
 
 
+def window_scores_auc(window_scores, labels):
+    """Point-wise ROC-AUC of window outlier scores, each step scored by the
+    maximum over the windows covering it."""
+    steps = timestep_scores(window_scores, len(labels), SEQ_LEN, STEP, aggregate="max")
+    covered = ~np.isnan(steps)
+    return roc_auc_score(labels[covered], steps[covered])
+
+
 def pointwise_auc(detector, windows, labels):
     """Fit on the windows; point-wise ROC-AUC of the per-step maximum score."""
     flat = windows.reshape(len(windows), -1)
@@ -67,9 +75,7 @@ def pointwise_auc(detector, windows, labels):
     window_scores = -detector.score_samples(
         windows if isinstance(detector, Seq2SeqOutlierDetector) else flat
     )
-    steps = timestep_scores(window_scores, len(labels), SEQ_LEN, STEP, aggregate="max")
-    covered = ~np.isnan(steps)
-    return roc_auc_score(labels[covered], steps[covered])
+    return window_scores_auc(window_scores, labels)
 
 
 def run(quick=False):

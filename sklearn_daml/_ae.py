@@ -14,8 +14,9 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     trained at once (stacked weights, one compiled step) to reconstruct the
     training rows with the mean squared error. A row's squared error in each
     feature is divided by the member's typical squared error in that feature
-    on the training rows (their trimmed mean, see ``trim_fraction``); the mean of these ratios is standardized per member
-    (mean and standard deviation over the training rows) and averaged over
+    on the training rows (their trimmed mean, see ``trim_fraction``); the
+    mean of these ratios is standardized per member (mean and standard
+    deviation over the training rows) and averaged over
     the members. That average is the outlier score; ``score_samples``
     returns its negative, so that, as for
     :class:`~sklearn.ensemble.IsolationForest`, higher means more normal.

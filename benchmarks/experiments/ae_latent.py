@@ -18,13 +18,11 @@ import sys
 import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_daml import AEOutlierDetector
 
-from .. import data
+from .variants import splits
 
 
 def _standardized_by(train, test):
@@ -48,23 +46,16 @@ def latent_scores(det, A, B):
 
 def main(argv):
     seeds = [int(s) for s in argv[0].split(",")] if argv else [0]
-    for ds in data.ADBENCH:
-        X, y = data.adbench(ds)
-        for seed in seeds:
-            Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-            for regime in ("U", "C"):
-                Xf = Xtr if regime == "U" else Xtr[ytr == 0]
-                sc = StandardScaler().fit(Xf)
-                A, B = sc.transform(Xf), sc.transform(Xte)
-                det = AEOutlierDetector(random_state=seed).fit(A)
-                recon = _standardized_by(-det.score_samples(A), -det.score_samples(B))
-                maha, knn = latent_scores(det, A, B)
-                scores = {"recon": recon, "lat": maha, "recon+lat": recon + maha,
-                          "knn": knn, "recon+knn": recon + knn}
-                out = {"ds": ds, "seed": seed, "regime": regime}
-                for name, s in scores.items():
-                    out[name] = [roc_auc_score(yte, s), average_precision_score(yte, s)]
-                print(json.dumps(out), flush=True)
+    for ds, seed, regime, A, B, yte in splits(seeds):
+        det = AEOutlierDetector(random_state=seed).fit(A)
+        recon = _standardized_by(-det.score_samples(A), -det.score_samples(B))
+        maha, knn = latent_scores(det, A, B)
+        scores = {"recon": recon, "lat": maha, "recon+lat": recon + maha,
+                  "knn": knn, "recon+knn": recon + knn}
+        out = {"ds": ds, "seed": seed, "regime": regime}
+        for name, s in scores.items():
+            out[name] = [roc_auc_score(yte, s), average_precision_score(yte, s)]
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,12 @@ import sys
 
 import numpy as np
 from sklearn.covariance import LedoitWolf
-from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_daml import Seq2SeqOutlierDetector
-from sklearn_daml.timeseries import sliding_windows, timestep_scores
+from sklearn_daml.timeseries import sliding_windows
 
-from ..series import SEQ_LEN, SERIES, STEP, load_nab
+from ..series import SEQ_LEN, SERIES, STEP, load_nab, window_scores_auc
 
 COMBINATIONS = [
     ("default",), ("err",), ("latent",), ("level",), ("lt",),
@@ -67,12 +66,6 @@ def window_scores(windows, seed, params):
     }
 
 
-def _pointwise_auc(scores, labels):
-    steps = timestep_scores(scores, len(labels), SEQ_LEN, STEP, aggregate="max")
-    covered = ~np.isnan(steps)
-    return roc_auc_score(labels[covered], steps[covered])
-
-
 def main(argv):
     seeds = [int(s) for s in argv[0].split(",")]
     params = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in argv[1:])}
@@ -85,7 +78,7 @@ def main(argv):
             for combo in COMBINATIONS:
                 combined = sum(_standardized(scores[k]) for k in combo)
                 aucs.setdefault("+".join(combo), {}).setdefault(name, []).append(
-                    _pointwise_auc(combined, labels)
+                    window_scores_auc(combined, labels)
                 )
             print(f"{name}, seed {seed}: done", flush=True)
     print(f"\npoint-wise ROC-AUC, seeds {seeds}, {params or 'defaults'}\n")

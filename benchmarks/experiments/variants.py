@@ -83,10 +83,10 @@ def main(argv):
     run(make, label, seeds, regimes, tables)
 
 
-def run(make, label, seeds=(0,), regimes=("U", "C"), tables=tuple(data.ADBENCH)):
-    """Fit ``make(seed, X_fit)`` on Protocol U's splits (``U``: contaminated
-    training rows, ``C``: inliers only) and print one JSON line per table,
-    seed and regime."""
+def splits(seeds=(0,), regimes=("U", "C"), tables=tuple(data.ADBENCH)):
+    """Protocol U's splits: ``(table, seed, regime, A, B, y_test)`` with ``A``
+    the scaled rows to fit (``U``: contaminated training rows, ``C``: inliers
+    only) and ``B`` the test rows scaled the same way."""
     for ds in tables:
         X, y = data.adbench(ds)
         for seed in seeds:
@@ -96,16 +96,22 @@ def run(make, label, seeds=(0,), regimes=("U", "C"), tables=tuple(data.ADBENCH))
             for regime in regimes:
                 Xf = Xtr if regime == "U" else Xtr[ytr == 0]
                 sc = StandardScaler().fit(Xf)
-                A, B = sc.transform(Xf), sc.transform(Xte)
-                det = make(seed, A)
-                start = time.perf_counter()
-                det.fit(A)
-                t = time.perf_counter() - start
-                s = -det.score_samples(B)
-                rec = dict(name=label, ds=ds, seed=seed, regime=regime,
-                           auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s),
-                           t=round(t, 1), epochs=int(det.n_iter_))
-                print(json.dumps(rec), flush=True)
+                yield ds, seed, regime, sc.transform(Xf), sc.transform(Xte), yte
+
+
+def run(make, label, seeds=(0,), regimes=("U", "C"), tables=tuple(data.ADBENCH)):
+    """Fit ``make(seed, X_fit)`` on Protocol U's splits and print one JSON
+    line per table, seed and regime."""
+    for ds, seed, regime, A, B, yte in splits(seeds, regimes, tables):
+        det = make(seed, A)
+        start = time.perf_counter()
+        det.fit(A)
+        t = time.perf_counter() - start
+        s = -det.score_samples(B)
+        rec = dict(name=label, ds=ds, seed=seed, regime=regime,
+                   auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s),
+                   t=round(t, 1), epochs=int(det.n_iter_))
+        print(json.dumps(rec), flush=True)
 
 
 if __name__ == "__main__":
