@@ -2,7 +2,8 @@
 
 from sklearn.base import OutlierMixin
 
-from ._base import _DTYPE, BaseGMMDetector, tf
+from ._base import _DTYPE, tf
+from ._gmm import BaseGMMDetector
 from .models.autoencoder import AEGMM
 from .models.losses import loss_aegmm
 
@@ -17,13 +18,33 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     model is trained end to end on reconstruction error, mean sample energy
     and a penalty on small covariance diagonals (Zong et al., 2018).
 
-    After training the mixture parameters are estimated once over the
-    training set (in batches, float64) and fixed. The outlier score of a row
-    is its sample energy, the negative log-density under that mixture;
-    ``score_samples`` returns its negative.
+    ``n_estimators`` such models, initialised independently, are trained at
+    once as one vectorized model (stacked weights, one compiled step). After
+    training each member's mixture parameters are estimated once over the
+    training set (in batches, float64), refined by ``em_steps`` EM steps and
+    fixed. A member's outlier score of a row is its sample energy, the
+    negative log-density under that member's mixture; the detector's is the
+    mean over the members of their energies, each standardized by its mean
+    and standard deviation over the training rows (with one member, the
+    energy itself, DAGMM's score). ``score_samples`` returns its negative.
 
     Parameters
     ----------
+    n_estimators : int, default=5
+        Number of members (autoencoder, estimation network and mixture each).
+        A single DAGMM's scores move with its random initialisation by up to
+        a tenth of ROC-AUC on a table (pendigits: 0.870 +- 0.098 over three
+        seeds); averaging members removes most of that (RandNet, Chen et al.
+        2017). The members share each batch but not their weights, so
+        one compiled step trains them all. Measured with 3 seeds on eight
+        ADBench tables (``benchmarks/README.md``), 5 members against one
+        network: mean ROC-AUC 0.824 -> 0.849 with outliers among the
+        training rows (average precision 0.384 -> 0.431) and 0.885 -> 0.912
+        on clean rows; the largest standard deviation over seeds 0.098 ->
+        0.060. A fit costs about 1.4x one network's on small tables and
+        2.4-3.8x on the largest (shuttle, mnist), as early stopping watches
+        the members' mean loss. ``n_estimators=1`` is one DAGMM, scored by
+        its energy.
     n_gmm : int, default=2
         Number of mixture components (DAGMM used 2 for its small tables and
         4 for KDDCUP).
@@ -103,17 +124,22 @@ random_state, verbose
     Attributes
     ----------
     model_ : AEGMM
-        The trained Keras model.
-    phi_ : ndarray of shape (n_gmm,)
-        Mixture weights.
-    mu_ : ndarray of shape (n_gmm, latent_dim + 2)
+        The trained Keras model (``n_members=n_estimators``: its outputs
+        carry the member axis second).
+    phi_ : ndarray of shape (n_estimators, n_gmm)
+        Each member's mixture weights.
+    mu_ : ndarray of shape (n_estimators, n_gmm, latent_dim + 2)
         Component means.
-    cov_ : ndarray of shape (n_gmm, latent_dim + 2, latent_dim + 2)
+    cov_ : ndarray of shape (n_estimators, n_gmm, latent_dim + 2, latent_dim + 2)
         Component covariances.
-    L_ : ndarray of shape (n_gmm, latent_dim + 2, latent_dim + 2)
+    L_ : ndarray of shape (n_estimators, n_gmm, latent_dim + 2, latent_dim + 2)
         Cholesky factors of ``cov_ + cov_jitter * I``.
-    log_det_cov_ : ndarray of shape (n_gmm,)
+    log_det_cov_ : ndarray of shape (n_estimators, n_gmm)
         Log-determinants matching ``L_``.
+    member_mean_, member_std_ : ndarray of shape (n_estimators,)
+        Mean and standard deviation of each member's sample energy over the
+        training rows (weighted by ``sample_weight``), which standardize the
+        members' energies before they are averaged.
     recon_scale_ : float
         The reference norm used (``recon_scale`` resolved).
     n_recon_features_ : int
@@ -121,7 +147,8 @@ random_state, verbose
     loss_curve_, validation_loss_curve_, n_iter_, offset_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
     threshold_ : float
-        ``-offset_``: the sample energy above which a row is an outlier.
+        ``-offset_``: the outlier score (with one member, the sample energy)
+        above which a row is an outlier.
 
     See Also
     --------
@@ -156,6 +183,7 @@ random_state, verbose
     def __init__(
         self,
         *,
+        n_estimators=5,
         n_gmm=2,
         hidden_layer_sizes=None,
         latent_dim=1,
@@ -183,6 +211,7 @@ random_state, verbose
         random_state=None,
         verbose=0,
     ):
+        self.n_estimators = n_estimators
         self.n_gmm = n_gmm
         self.hidden_layer_sizes = hidden_layer_sizes
         self.latent_dim = latent_dim
@@ -214,7 +243,10 @@ random_state, verbose
         encoder, decoder = self._autoencoder_nets(X.shape[1])
         features = self._recon_features(X)
         density = self._density_net(X.shape[1])
-        return AEGMM(encoder, decoder, density, self.n_gmm, recon_features=features, dtype=_DTYPE)
+        return AEGMM(
+            encoder, decoder, density, self.n_gmm, recon_features=features,
+            n_members=self.n_estimators, dtype=_DTYPE,
+        )
 
     def _loss(self, x, outputs):
         x_recon, z, gamma = outputs
@@ -224,10 +256,11 @@ random_state, verbose
         _, z, gamma = self.model_(x, training=False)
         return z, gamma
 
-    def _outlier_score(self, x):
+    def _energies(self, x):
         _, z, _ = self.model_(x, training=False)
         return self._energy(z)
 
     def _feature_outlier_scores(self, x):
+        """Squared error of each feature, averaged over the members."""
         x_recon, _, _ = self.model_(x, training=False)
-        return tf.square(x - x_recon)
+        return tf.reduce_mean(tf.square(x[:, None] - x_recon), axis=1)

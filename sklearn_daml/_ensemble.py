@@ -1,4 +1,4 @@
-"""Ensembles of reconstruction detectors: ``n_estimators`` members in one model.
+"""Ensembles of autoencoder detectors: ``n_estimators`` members in one model.
 
 A single autoencoder's scores move with its random initialisation by several
 hundredths of ROC-AUC from seed to seed. Averaging the standardized scores of
@@ -7,8 +7,11 @@ Chen et al., SDM 2017). The members' weights are stacked
 (:class:`~sklearn_daml.models.EnsembleDense`), so one compiled step trains
 them all, and a row's score is computed for every member at once.
 
-Two normalisations, both fitted on the training rows after training, make
-the members' errors comparable and combinable:
+:class:`MembersMixin` builds the members' networks and standardizes and
+averages their scores (the AE, VAE, AEGMM and VAEGMM detectors);
+:class:`ReconstructionEnsembleMixin` adds what the reconstruction detectors
+score. Two normalisations, both fitted on the training rows after training,
+make the members' errors comparable and combinable:
 
 * per feature: each member's squared error in feature ``j`` is divided by
   that member's typical squared error in feature ``j`` over the training
@@ -44,8 +47,9 @@ _RELATIVE_FLOOR = 1e-6
 # memory of a fit does not grow with the number of rows
 _SCALE_ROWS = 20_000
 
+MEMBERS_CONSTRAINTS = {"n_estimators": [Interval(numbers.Integral, 1, None, closed="left")]}
 ENSEMBLE_CONSTRAINTS = {
-    "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+    **MEMBERS_CONSTRAINTS,
     "trim_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
 }
 
@@ -94,23 +98,22 @@ def _member_encoder(nets, n_features, dtype):
     return keras.Model(inputs, ops.stack(encoded, axis=1), name="encoder_net")
 
 
-def _member_decoder(nets, latent_dim, dtype):
-    """User decoders as one ensemble: member ``m`` reads latent slice ``m``."""
+def member_wise(nets, input_dim, dtype, name):
+    """User networks as one ensemble: member ``m`` reads slice ``m`` of
+    ``(n, members, input_dim)``."""
     nets = _unique_names(nets)
-    latent = keras.Input((len(nets), latent_dim), dtype=dtype)
-    decoded = [net(latent[:, m]) for m, net in enumerate(nets)]
-    return keras.Model(latent, ops.stack(decoded, axis=1), name="decoder_net")
+    inputs = keras.Input((len(nets), input_dim), dtype=dtype)
+    outputs = [net(inputs[:, m]) for m, net in enumerate(nets)]
+    return keras.Model(inputs, ops.stack(outputs, axis=1), name=name)
 
 
-class ReconstructionEnsembleMixin(FeatureScoresMixin):
-    """``n_estimators`` vectorized members and their combined score.
+class MembersMixin:
+    """``n_estimators`` vectorized members and the average of their scores.
 
-    A detector using it implements ``_feature_errors(x)``: the squared
-    reconstruction error of every member and feature, ``(n, n_members,
-    n_features)``. Its outlier score is then the mean over members of the
-    standardized, per-feature-normalised errors (see the module docstring);
-    the fitted attributes are ``feature_scale_``, ``member_mean_`` and
-    ``member_std_``.
+    The members' networks are built by ``_autoencoder_nets``; a detector
+    turns the members' ``(n, n_members)`` outlier scores into one with
+    ``_member_average`` after ``_fit_member_moments`` has fitted
+    ``member_mean_`` and ``member_std_`` on the training rows.
     """
 
     def _autoencoder_nets(self, n_features, variational=False):
@@ -146,13 +149,50 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
                 )
                 for _ in range(n_members)
             ]
-            decoder = _member_decoder(nets, latent_dim, _DTYPE)
+            decoder = member_wise(nets, latent_dim, _DTYPE, "decoder_net")
         else:
             decoder = ensemble_dense_stack(
                 latent_dim, list(reversed(hidden)) + [n_features], n_members, self.activation,
                 shared_input=False, dtype=_DTYPE, name="decoder_net",
             )
         return encoder, decoder
+
+    def _fit_member_moments(self, X, member_scores):
+        """``member_mean_`` and ``member_std_``: weighted mean and standard
+        deviation over the training rows (in batches) of each member's
+        outlier score, ``member_scores(x)`` of shape ``(n, n_members)``."""
+        total_weight = np.sum(self._fit_weights(X.shape[0]))
+
+        def member_moments(x, w):
+            s = member_scores(x)
+            w = w[:, None]
+            return tf.stack([tf.reduce_sum(w * s, axis=0), tf.reduce_sum(w * tf.square(s), axis=0)])
+
+        (moments,) = self._sum_over_batches(member_moments, X)
+        first, second = moments / total_weight
+        self.member_mean_ = first
+        std = np.sqrt(np.maximum(second - np.square(first), 0.0))
+        self.member_std_ = _floored(std, np.maximum(np.abs(first), np.finfo(np.float64).tiny))
+
+    def _member_average(self, member_scores):
+        """Mean over the members of their scores standardized by
+        ``member_mean_`` and ``member_std_``, ``(n, n_members) -> (n,)``."""
+        return tf.reduce_mean((member_scores - self.member_mean_) / self.member_std_, axis=-1)
+
+    def _n_members(self):
+        return self.n_estimators
+
+
+class ReconstructionEnsembleMixin(MembersMixin, FeatureScoresMixin):
+    """What the reconstruction ensembles (AE, VAE) score.
+
+    A detector using it implements ``_feature_errors(x)``: the squared
+    reconstruction error of every member and feature, ``(n, n_members,
+    n_features)``. Its outlier score is then the mean over members of the
+    standardized, per-feature-normalised errors (see the module docstring);
+    the fitted attributes are ``feature_scale_``, ``member_mean_`` and
+    ``member_std_``.
+    """
 
     def _fit_member_scaling(self, X, rng):
         """``feature_scale_`` (trimmed means by ``trim_fraction``, weighted
@@ -168,19 +208,10 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         scale = weighted_trimmed_mean(errors, self.trim_fraction, weights)
         del errors
         self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
-        total_weight = np.sum(self._fit_weights(X.shape[0]))
         scale_t = tf.constant(self.feature_scale_)
-
-        def member_moments(x, w):
-            s = tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
-            w = w[:, None]
-            return tf.stack([tf.reduce_sum(w * s, axis=0), tf.reduce_sum(w * tf.square(s), axis=0)])
-
-        (moments,) = self._sum_over_batches(member_moments, X)
-        first, second = moments / total_weight
-        self.member_mean_ = first
-        std = np.sqrt(np.maximum(second - np.square(first), 0.0))
-        self.member_std_ = _floored(std, np.maximum(first, np.finfo(np.float64).tiny))
+        self._fit_member_moments(
+            X, lambda x: tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
+        )
 
     def _member_loss(self, row_losses):
         """Training loss from the ``(n, n_members)`` row losses of a batch:
@@ -194,11 +225,9 @@ class ReconstructionEnsembleMixin(FeatureScoresMixin):
         return tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=1)
 
     def _outlier_score(self, x):
-        normalised = tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=-1)
-        return tf.reduce_mean((normalised - self.member_mean_) / self.member_std_, axis=-1)
-
-    def _n_members(self):
-        return self.n_estimators
+        return self._member_average(
+            tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=-1)
+        )
 
 
 def _floored(values, typical):

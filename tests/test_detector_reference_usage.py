@@ -105,16 +105,18 @@ def test_recon_features_sets_the_gmm_input(Detector, blobs):
     det = Detector(recon_features=squared_distance_only, epochs=3, random_state=0).fit(X)
     assert det.n_recon_features_ == 1
     latent_dim = det.latent_dim
-    assert det.mu_.shape == (det.n_gmm, latent_dim + 1)
-    # the GMM input is [encoding, ||x - x_recon||^2]; recompute it in NumPy
+    assert det.mu_.shape == (det.n_estimators, det.n_gmm, latent_dim + 1)
+    # the GMM input is [encoding, ||x - x_recon||^2], each member's own
+    # reconstruction; recompute it in NumPy
     x = X[:7]
     if Detector is AEGMMOutlierDetector:
         x_recon, z, _ = det.model_(x, training=False)
         np.testing.assert_allclose(
-            np.asarray(z)[:, -1], np.sum((x - np.asarray(x_recon)) ** 2, axis=1), rtol=1e-10
+            np.asarray(z)[..., -1], np.sum((x[:, None] - np.asarray(x_recon)) ** 2, axis=-1),
+            rtol=1e-10,
         )
     default = Detector(epochs=3, random_state=0).fit(X)
-    assert default.n_recon_features_ == 2 and default.mu_.shape[1] == latent_dim + 2
+    assert default.n_recon_features_ == 2 and default.mu_.shape[2] == latent_dim + 2
 
 
 @pytest.mark.parametrize(
@@ -190,7 +192,8 @@ def test_aegmm_feature_scores_are_squared_reconstruction_errors(blobs):
     X, _ = blobs
     det = clone(DETECTORS[2]).fit(X)
     x = X[:9]
-    x_recon, _, _ = det.model_(x, training=False)
+    x_recon, _, _ = det.model_(x, training=False)  # (n, members, features)
     np.testing.assert_allclose(
-        -det.feature_score_samples(x), (x - np.asarray(x_recon)) ** 2, rtol=1e-12
+        -det.feature_score_samples(x), np.mean((x[:, None] - np.asarray(x_recon)) ** 2, axis=1),
+        rtol=1e-12,
     )

@@ -9,7 +9,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_daml import AEOutlierDetector, VAEOutlierDetector
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    VAEGMMOutlierDetector,
+    VAEOutlierDetector,
+)
 from sklearn_daml._ensemble import trimmed_mean
 from sklearn_daml._tensorflow import import_tensorflow
 from sklearn_daml.models import EnsembleDense, elbo, ensemble_dense_stack
@@ -142,7 +147,47 @@ def test_vae_score_averages_the_fixed_draws_then_the_members(blobs):
     np.testing.assert_allclose(det.score_samples(X), _documented_score(errors, det), rtol=1e-9)
 
 
-@pytest.mark.parametrize("detector_cls", [AEOutlierDetector, VAEOutlierDetector])
+def _mixture_energy(z, phi, mu, cov, jitter):
+    """``-log sum_k phi_k N(z; mu_k, cov_k + jitter I)`` with scipy."""
+    eye = np.eye(z.shape[1])
+    densities = [
+        p * scipy.stats.multivariate_normal(m, c + jitter * eye).pdf(z)
+        for p, m, c in zip(phi, mu, cov)
+    ]
+    return -np.log(np.sum(densities, axis=0))
+
+
+def test_gmm_score_is_the_mean_of_standardized_member_energies(blobs):
+    X, _ = blobs
+    det = AEGMMOutlierDetector(n_estimators=3, epochs=5, random_state=0).fit(X)
+    _, z, gamma = (np.asarray(t) for t in det.model_(X, training=False))
+    assert z.shape == (len(X), 3, det.latent_dim + 2) and gamma.shape == (len(X), 3, det.n_gmm)
+    assert det.phi_.shape == (3, det.n_gmm) and det.cov_.shape[:2] == (3, det.n_gmm)
+    energies = np.stack(
+        [
+            _mixture_energy(z[:, m], det.phi_[m], det.mu_[m], det.cov_[m], det.cov_jitter)
+            for m in range(3)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(det.member_mean_, energies.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(det.member_std_, energies.std(axis=0), rtol=1e-7)
+    # independently initialised members learn different mixtures
+    assert len(set(np.round(det.member_mean_, 6))) == 3
+    expected = -((energies - det.member_mean_) / det.member_std_).mean(axis=1)
+    np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("detector_cls", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
+def test_invalid_gmm_ensemble_size_is_named(detector_cls, blobs):
+    with pytest.raises(InvalidParameterError, match="n_estimators"):
+        detector_cls(n_estimators=0).fit(blobs[0])
+
+
+@pytest.mark.parametrize(
+    "detector_cls",
+    [AEOutlierDetector, VAEOutlierDetector, AEGMMOutlierDetector, VAEGMMOutlierDetector],
+)
 def test_members_train_independently(detector_cls, blobs):
     # one member's gradients do not depend on another member's weights
     X, _ = blobs

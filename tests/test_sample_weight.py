@@ -121,14 +121,20 @@ def test_gmm_parameters_are_numpys_weighted_moments(Detector, blobs):
     else:  # every latent draw of a row carries the row's weight
         z, gamma = (np.asarray(t) for t in det._gmm_pass(X))
         w = np.tile(weights, det.samples)
-    wg = gamma * w[:, None]
-    phi = wg.sum(axis=0) / w.sum()
-    mu = (wg.T @ z) / wg.sum(axis=0)[:, None]
-    for k in range(det.n_gmm):
-        cov = np.cov(z, rowvar=False, aweights=wg[:, k], bias=True)
-        np.testing.assert_allclose(det.cov_[k], cov, rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(det.phi_, phi, rtol=1e-10)
-    np.testing.assert_allclose(det.mu_, mu, rtol=1e-9, atol=1e-12)
+    assert z.shape[1] == det.n_estimators == 5
+    for m in range(det.n_estimators):  # each member's own mixture
+        wg = gamma[:, m] * w[:, None]
+        phi = wg.sum(axis=0) / w.sum()
+        mu = (wg.T @ z[:, m]) / wg.sum(axis=0)[:, None]
+        for k in range(det.n_gmm):
+            cov = np.cov(z[:, m], rowvar=False, aweights=wg[:, k], bias=True)
+            np.testing.assert_allclose(det.cov_[m, k], cov, rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(det.phi_[m], phi, rtol=1e-10)
+        np.testing.assert_allclose(det.mu_[m], mu, rtol=1e-9, atol=1e-12)
+    # the members' energies are standardized by their weighted moments
+    energies = np.asarray(det._energies(X))  # (n, n_estimators)
+    mean = np.average(energies, axis=0, weights=weights)
+    np.testing.assert_allclose(det.member_mean_, mean, rtol=1e-9)
 
 
 def test_ae_error_scales_are_weighted_trimmed_means(blobs):

@@ -299,8 +299,16 @@ class VAE(_NetsMixin, keras.Model):
 class _GMMModelMixin:
     def _gmm_outputs(self, x, encoding, x_recon):
         x_recon = ops.cast(x_recon, x.dtype)
-        features = ops.cast(self.recon_features(x, x_recon), x.dtype)
-        z = ops.concatenate([_flatten(ops.cast(encoding, x.dtype)), features], axis=-1)
+        encoding = ops.cast(encoding, x.dtype)
+        if self.n_members is None:
+            features = self.recon_features(x, x_recon)
+            encoding = _flatten(encoding)
+        else:
+            # member by member: recon_features sees (rows, n_features) pairs
+            rows = ops.reshape(ops.broadcast_to(x[:, None], ops.shape(x_recon)), (-1, x.shape[-1]))
+            features = self.recon_features(rows, ops.reshape(x_recon, (-1, x.shape[-1])))
+            features = ops.reshape(features, (ops.shape(x)[0], self.n_members, -1))
+        z = ops.concatenate([encoding, ops.cast(features, x.dtype)], axis=-1)
         gamma = ops.cast(self.gmm_density_net(z), x.dtype)
         return x_recon, z, gamma
 
@@ -324,6 +332,16 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
     recon_features : callable, default=eucl_cosim_features
         ``f(x, x_recon) -> (n_samples, n_recon_features)``; register custom
         functions with Keras to keep the model serializable.
+    n_members : int, default=None
+        Number of members of a vectorized ensemble (:class:`EnsembleDense`
+        networks, see :func:`ensemble_dense_stack`): every network maps
+        ``(n_samples, n_members, width)`` member by member (the encoder
+        reads the shared ``(n_samples, n_features)`` input), and the outputs
+        carry the member axis second: ``x_recon`` of shape
+        ``(n_samples, n_members, n_features)``, ``z`` and ``gamma`` of shape
+        ``(n_samples, n_members, ...)``, one mixture per member
+        (:mod:`~sklearn_daml.models.gmm` takes such batches). ``None``: one
+        network.
 
     Examples
     --------
@@ -349,6 +367,7 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         gmm_density_net,
         n_gmm,
         recon_features=eucl_cosim_features,
+        n_members=None,
         name="aegmm",
         **kwargs,
     ):
@@ -358,6 +377,7 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         self.gmm_density_net = gmm_density_net
         self.n_gmm = n_gmm
         self.recon_features = recon_features
+        self.n_members = n_members
 
     def call(self, x, training=None):
         encoding = self.encoder_net(x, training=training)
@@ -365,7 +385,7 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         return self._gmm_outputs(x, encoding, x_recon)
 
     def _plain_config(self):
-        return {"n_gmm": self.n_gmm}
+        return {"n_gmm": self.n_gmm, "n_members": self.n_members}
 
 
 @_serializable
@@ -384,6 +404,10 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         Dimensionality of the latent space.
     beta : float, default=1.0
         Weight of the KL term.
+    n_members : int, default=None
+        Number of members of a vectorized ensemble, as in :class:`AEGMM`
+        (each member has its own mean and log-variance heads, see
+        :class:`EncoderVAE`).
 
     Examples
     --------
@@ -408,6 +432,7 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         latent_dim,
         recon_features=eucl_cosim_features,
         beta=1.0,
+        n_members=None,
         name="vaegmm",
         **kwargs,
     ):
@@ -419,7 +444,8 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         self.latent_dim = latent_dim
         self.recon_features = recon_features
         self.beta = beta
-        self.encoder = EncoderVAE(encoder_net, latent_dim, dtype=self.dtype_policy)
+        self.n_members = n_members
+        self.encoder = EncoderVAE(encoder_net, latent_dim, n_members, dtype=self.dtype_policy)
 
     def call(self, x, training=None, epsilon=None):
         z_mean, z_log_var, encoding = self.encoder(x, epsilon=epsilon, training=training)
@@ -428,4 +454,9 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         return self._gmm_outputs(x, encoding, x_recon)
 
     def _plain_config(self):
-        return {"n_gmm": self.n_gmm, "latent_dim": self.latent_dim, "beta": self.beta}
+        return {
+            "n_gmm": self.n_gmm,
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "n_members": self.n_members,
+        }

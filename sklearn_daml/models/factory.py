@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from .autoencoder import AE, AEGMM, VAE, VAEGMM
+from .ensemble import EnsembleDense
 from .pixelcnn import PixelCNN
 
 __all__ = ["create_model", "dense_encoder", "dense_decoder", "gmm_density_net"]
@@ -57,8 +58,14 @@ def dense_decoder(
     return keras.Sequential(stack, name="decoder_net")
 
 
-def gmm_density_net(input_dim, hidden_size, n_gmm, activation="tanh", dropout=0.5, dtype=None):
+def gmm_density_net(
+    input_dim, hidden_size, n_gmm, activation="tanh", dropout=0.5, dtype=None, n_members=None
+):
     """Estimation network ``input_dim -> hidden_size -> dropout -> softmax(n_gmm)``.
+
+    With ``n_members``, the estimation networks of a vectorized ensemble
+    (:class:`EnsembleDense`): ``(n_samples, n_members, input_dim)`` to
+    ``(n_samples, n_members, n_gmm)``, member ``m`` reading slice ``m``.
 
     Examples
     --------
@@ -67,14 +74,22 @@ def gmm_density_net(input_dim, hidden_size, n_gmm, activation="tanh", dropout=0.
     >>> gamma = np.asarray(gmm_density_net(3, 10, n_gmm=4)(np.zeros((2, 3), dtype="float32")))
     >>> gamma.shape, bool(np.allclose(gamma.sum(axis=1), 1.0))
     ((2, 4), True)
+    >>> net = gmm_density_net(3, 10, n_gmm=4, n_members=5)
+    >>> tuple(net(np.zeros((2, 5, 3), dtype="float32")).shape)
+    (2, 5, 4)
     """
-    stack = [
-        keras.Input((input_dim,), dtype=dtype),
-        layers.Dense(hidden_size, activation=activation, dtype=dtype),
-    ]
+    if n_members is None:
+        shape, dense = (input_dim,), layers.Dense
+    else:
+        shape = (n_members, input_dim)
+
+        def dense(units, **kwargs):
+            return EnsembleDense(units, n_members, **kwargs)
+
+    stack = [keras.Input(shape, dtype=dtype), dense(hidden_size, activation=activation, dtype=dtype)]
     if dropout > 0:
         stack.append(layers.Dropout(dropout, dtype=dtype))
-    stack.append(layers.Dense(n_gmm, activation="softmax", dtype=dtype))
+    stack.append(dense(n_gmm, activation="softmax", dtype=dtype))
     return keras.Sequential(stack, name="gmm_density_net")
 
 

@@ -8,6 +8,12 @@ works on any float dtype; the estimators use float64.
 The parameters are sums over rows, so they can be accumulated batch by batch
 with :func:`gmm_sufficient_statistics` and finalised once with
 :func:`gmm_params_from_statistics`; :func:`gmm_params` is the one-shot form.
+
+Independent mixtures side by side (the members of a vectorized ensemble):
+``z`` of shape ``(n_samples, *batch, n_dims)`` and ``gamma`` of shape
+``(n_samples, *batch, n_gmm)`` give one mixture per index of the ``batch``
+axes, with parameters of shape ``(*batch, n_gmm, ...)``, energies of shape
+``(n_samples, *batch)``; the sample axis stays first, as Keras batches.
 """
 
 import math
@@ -68,9 +74,9 @@ def gmm_params(z, gamma, cov_jitter=1e-6):
     sum_gamma = ops.sum(gamma, axis=0)
     safe_sum = ops.maximum(sum_gamma, _EPS)
     phi = sum_gamma / n
-    mu = ops.einsum("nk,nd->kd", gamma, z) / safe_sum[:, None]
-    diff = z[:, None, :] - mu[None, :, :]
-    cov = ops.einsum("nk,nkd,nke->kde", gamma, diff, diff) / safe_sum[:, None, None]
+    mu = ops.einsum("n...k,n...d->...kd", gamma, z) / safe_sum[..., None]
+    diff = z[..., None, :] - mu  # (n, *batch, k, d)
+    cov = ops.einsum("n...k,n...kd,n...ke->...kde", gamma, diff, diff) / safe_sum[..., None, None]
     L, log_det_cov = _cholesky(cov, cov_jitter)
     return phi, mu, cov, L, log_det_cov
 
@@ -110,8 +116,8 @@ def gmm_sufficient_statistics(z, gamma):
     """
     n = ops.cast(ops.shape(z)[0], z.dtype)
     sum_gamma = ops.sum(gamma, axis=0)
-    sum_gamma_z = ops.einsum("nk,nd->kd", gamma, z)
-    sum_gamma_zz = ops.einsum("nk,nd,ne->kde", gamma, z, z)
+    sum_gamma_z = ops.einsum("n...k,n...d->...kd", gamma, z)
+    sum_gamma_zz = ops.einsum("n...k,n...d,n...e->...kde", gamma, z, z)
     return n, sum_gamma, sum_gamma_z, sum_gamma_zz
 
 
@@ -139,10 +145,10 @@ def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitt
     """
     safe_sum = ops.maximum(sum_gamma, _EPS)
     phi = sum_gamma / n
-    mu = sum_gamma_z / safe_sum[:, None]
-    second_moment = sum_gamma_zz / safe_sum[:, None, None]
-    cov = second_moment - mu[:, :, None] * mu[:, None, :]
-    cov = 0.5 * (cov + ops.transpose(cov, (0, 2, 1)))
+    mu = sum_gamma_z / safe_sum[..., None]
+    second_moment = sum_gamma_zz / safe_sum[..., None, None]
+    cov = second_moment - mu[..., :, None] * mu[..., None, :]
+    cov = 0.5 * (cov + ops.swapaxes(cov, -1, -2))
     L, log_det_cov = _cholesky(cov, cov_jitter)
     return phi, mu, cov, L, log_det_cov
 
@@ -179,7 +185,8 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     array([ 0.92, 50.23])
     """
     del cov
-    return -ops.logsumexp(_component_log_prob(z, phi, mu, L, log_det_cov), axis=0)
+    energy = -ops.logsumexp(_component_log_prob(z, phi, mu, L, log_det_cov), axis=-2)
+    return ops.moveaxis(energy, -1, 0)
 
 
 def gmm_responsibilities(z, phi, mu, L, log_det_cov):
@@ -213,28 +220,32 @@ def gmm_responsibilities(z, phi, mu, L, log_det_cov):
     array([[1., 0.],
            [0., 1.]])
     """
-    return ops.transpose(ops.softmax(_component_log_prob(z, phi, mu, L, log_det_cov), axis=0))
+    gamma = ops.softmax(_component_log_prob(z, phi, mu, L, log_det_cov), axis=-2)
+    return ops.moveaxis(gamma, -1, 0)
 
 
 def _component_log_prob(z, phi, mu, L, log_det_cov):
-    """``log(phi_k N(z_i; mu_k, cov_k))`` of shape ``(n_gmm, n_samples)``,
+    """``log(phi_k N(z_i; mu_k, cov_k))`` of shape ``(*batch, n_gmm, n_samples)``,
     with triangular solves against the Cholesky factors ``L``."""
     n_dims = ops.shape(z)[-1]
-    diff = z[None, :, :] - mu[:, None, :]  # (k, n, d)
-    solved = ops.solve_triangular(L, ops.transpose(diff, (0, 2, 1)), lower=True)
-    mahalanobis = ops.sum(ops.square(solved), axis=1)  # (k, n)
+    rows = ops.moveaxis(z, 0, -2)  # (*batch, n, d)
+    diff = rows[..., None, :, :] - mu[..., :, None, :]  # (*batch, k, n, d)
+    solved = ops.solve_triangular(L, ops.swapaxes(diff, -1, -2), lower=True)
+    mahalanobis = ops.sum(ops.square(solved), axis=-2)  # (*batch, k, n)
     log_2pi = ops.cast(n_dims, z.dtype) * math.log(2.0 * math.pi)
     # an empty component (phi = 0) has no mass: log-weight -inf, not log(eps),
     # or its degenerate covariance creates a density spike at its mean
     has_mass = phi > 0
     log_phi = ops.where(has_mass, ops.log(ops.where(has_mass, phi, 1.0)), -float("inf"))
-    return log_phi[:, None] - 0.5 * (mahalanobis + log_2pi + log_det_cov[:, None])
+    return log_phi[..., None] - 0.5 * (mahalanobis + log_2pi + log_det_cov[..., None])
 
 
 def gmm_cov_penalty(cov):
     """Sum of inverse covariance diagonals, ``sum_k sum_d 1 / cov_k[d, d]``.
 
     Penalises components that collapse onto a point (DAGMM's ``P(Sigma)``).
+    For covariances of shape ``(*batch, n_gmm, n_dims, n_dims)`` it is one
+    sum per mixture, of shape ``batch``.
 
     Examples
     --------
@@ -244,7 +255,7 @@ def gmm_cov_penalty(cov):
     0.75
     """
     diag = ops.diagonal(cov, axis1=-2, axis2=-1)
-    return ops.sum(1.0 / ops.maximum(diag, _EPS))
+    return ops.sum(1.0 / ops.maximum(diag, _EPS), axis=(-2, -1))
 
 
 def _cholesky(cov, cov_jitter):

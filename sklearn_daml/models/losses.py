@@ -114,10 +114,29 @@ def gaussian_nll_rows(y_true, y_pred, cov_full=None, cov_diag=None, sim=None):
 
 
 def gmm_loss_terms(z, gamma, cov_jitter=1e-6):
-    """Mean sample energy and covariance penalty of a batch under its own GMM."""
+    """Mean sample energy and covariance penalty of a batch under its own GMM.
+
+    With a member axis (``z`` of shape ``(n_samples, n_members, n_dims)``)
+    each member's batch has its own mixture, and both terms are averaged
+    over the members.
+    """
     phi, mu, cov, L, log_det_cov = gmm_params(z, gamma, cov_jitter)
     energy = ops.mean(gmm_energy(z, phi, mu, cov, L, log_det_cov))
-    return energy, gmm_cov_penalty(cov)
+    return energy, ops.mean(gmm_cov_penalty(cov))
+
+
+def _member_pairs(x_true, x_pred):
+    """``x_true`` repeated to the shape of ``x_pred`` when ``x_pred`` carries a
+    member axis, ``(n_samples, n_members, ...)``, and both flattened to rows
+    ``(n_samples * n_members, ...)``: a member's reconstruction is compared
+    with its own row."""
+    x_true = ops.convert_to_tensor(x_true)
+    x_pred = ops.cast(x_pred, x_true.dtype)
+    if len(x_pred.shape) == len(x_true.shape) + 1:
+        x_true = ops.broadcast_to(ops.expand_dims(x_true, 1), ops.shape(x_pred))
+        rows = (-1,) + tuple(x_pred.shape[2:])
+        x_true, x_pred = ops.reshape(x_true, rows), ops.reshape(x_pred, rows)
+    return x_true, x_pred
 
 
 def loss_aegmm(
@@ -130,7 +149,10 @@ def loss_aegmm(
     Parameters
     ----------
     x_true, x_pred : tensors of shape (n_samples, ...)
-        Batch and its reconstruction.
+        Batch and its reconstruction. A vectorized ensemble's
+        ``x_pred``, ``z`` and ``gamma`` carry the member axis second
+        (``(n_samples, n_members, ...)``, see :class:`AEGMM`); the loss is
+        then the mean of the members' losses.
     z : tensor of shape (n_samples, n_dims)
         Latent rows (encoding and reconstruction features).
     gamma : tensor of shape (n_samples, n_gmm)
@@ -156,7 +178,7 @@ def loss_aegmm(
     >>> round(float(loss_aegmm(x, x + 0.1, z, gamma)), 4)  # plus the MSE, 0.01
     0.3204
     """
-    x_pred = ops.cast(x_pred, x_true.dtype)
+    x_true, x_pred = _member_pairs(x_true, x_pred)
     recon = ops.mean(ops.square(x_true - x_pred))
     energy, penalty = gmm_loss_terms(z, gamma, cov_jitter)
     gmm = w_energy * energy + w_cov_diag * penalty
@@ -181,6 +203,8 @@ def loss_vaegmm(
     The KL term of the VAE is not part of this function: the model adds it as
     a model loss. Where ``cov_full`` or ``cov_diag`` is given, it replaces
     ``sim`` (alibi-detect raises in that case because ``sim`` has a default).
+    A vectorized ensemble's outputs carry the member axis second, as for
+    :func:`loss_aegmm`; the loss is then the mean of the members' losses.
 
     Returns
     -------
@@ -198,6 +222,7 @@ def loss_vaegmm(
     """
     if cov_full is not None or cov_diag is not None:
         sim = None
+    x_true, x_pred = _member_pairs(x_true, x_pred)
     recon = elbo(x_true, x_pred, cov_full=cov_full, cov_diag=cov_diag, sim=sim)
     energy, penalty = gmm_loss_terms(z, gamma, cov_jitter)
     gmm = w_energy * energy + w_cov_diag * penalty

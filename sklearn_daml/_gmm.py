@@ -1,0 +1,190 @@
+"""What the AEGMM and VAEGMM detectors share: reconstruction features, the
+estimation networks and the mixtures fitted after training, one per member."""
+
+import numbers
+
+import keras
+import numpy as np
+from sklearn.utils import gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import (
+    _DTYPE,
+    _MAX_SCORING_ROWS,
+    BaseAutoencoderDetector,
+    FeatureScoresMixin,
+    TrainingDivergedError,
+    _diverged_message,
+    tf,
+)
+from ._ensemble import MEMBERS_CONSTRAINTS, MembersMixin, member_wise
+from ._networks import check_net, instantiate_net
+from .models.factory import gmm_density_net
+from .models.features import EuclCosimFeatures
+from .models.gmm import (
+    gmm_energy,
+    gmm_params_from_statistics,
+    gmm_responsibilities,
+    gmm_sufficient_statistics,
+)
+
+
+class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector):
+    """Shared part of the AEGMM and VAEGMM detectors.
+
+    ``n_estimators`` members (autoencoder, estimation network and mixture
+    each) are trained at once. After training, each member's mixture is
+    estimated once over the whole training set in batches (sufficient
+    statistics accumulated in float64), with dropout off, refined by
+    ``em_steps`` EM steps and then fixed. A row's outlier score is its
+    sample energy under a single member's mixture; with several members, the
+    mean of the members' energies, each standardized by its mean and
+    standard deviation over the training rows.
+
+    A detector implements ``_gmm_pass(x)`` (the features ``z`` and the
+    estimation network's memberships ``gamma`` of a batch, with the member
+    axis second) and ``_energies(x)`` (``(n, n_members)``).
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoderDetector._parameter_constraints,
+        **MEMBERS_CONSTRAINTS,
+        "n_gmm": [Interval(numbers.Integral, 1, None, closed="left")],
+        "gmm_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "gmm_density_net": [keras.Model, callable, None],
+        "recon_features": [callable, None],
+        "w_energy": [Interval(numbers.Real, 0, None, closed="left")],
+        "w_cov_diag": [Interval(numbers.Real, 0, None, closed="left")],
+        "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
+        "recon_scale": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
+        "em_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+    }
+
+    def _recon_features(self, X):
+        """The ``recon_features`` callable; ``n_recon_features_`` is the
+        number of columns it gives. The default is the relative distance and
+        cosine term with the reference norm ``recon_scale_`` (``'auto'``:
+        the root mean square row norm of the training data)."""
+        if self.recon_scale == "auto":
+            self.recon_scale_ = self._rms_row_norm(X)
+        else:
+            self.recon_scale_ = float(self.recon_scale)
+        if self.recon_features is None:
+            self.n_recon_features_ = 2
+            return EuclCosimFeatures(scale=self.recon_scale_)
+        probe = tf.constant(X[:2])
+        try:
+            shape = tuple(self.recon_features(probe, 0.5 * probe).shape)
+        except Exception as exc:
+            raise ValueError(
+                "recon_features must map (x, x_recon), two tensors of shape "
+                f"(n_samples, n_features), to (n_samples, n_recon_features); it raised {exc!r}."
+            ) from exc
+        if len(shape) != 2 or shape[0] != 2 or shape[1] is None:
+            raise ValueError(
+                "recon_features must return a tensor of shape (n_samples, n_recon_features); "
+                f"for 2 rows it returned shape {shape}."
+            )
+        self.n_recon_features_ = int(shape[1])
+        return self.recon_features
+
+    def _rms_row_norm(self, X):
+        """Root mean square row norm of ``X``, read in row batches (no
+        whole-array temporaries, for a memory-mapped ``X``)."""
+        batches = list(gen_batches(X.shape[0], _MAX_SCORING_ROWS))
+        peak = max(np.max(np.abs(X[sl])) for sl in batches)
+        if not peak > 0:
+            return 0.0
+        # divide first: squares of huge rows overflow
+        squares = np.concatenate([np.sum(np.square(X[sl] / peak), axis=1) for sl in batches])
+        return float(peak * np.sqrt(np.mean(squares)))
+
+    def _density_net(self, n_features):
+        """The members' estimation networks: ``(n, n_members, input_dim)`` to
+        ``(n, n_members, n_gmm)``; a user's network is instantiated once per
+        member."""
+        input_dim = self._resolved_latent_dim(n_features) + self.n_recon_features_
+        if self.gmm_density_net is not None:
+            nets = [
+                check_net(
+                    instantiate_net(self.gmm_density_net, input_dim, self.n_gmm),
+                    "gmm_density_net", input_dim, self.n_gmm,
+                    f"latent_dim or n_gmm (its input is latent_dim + {self.n_recon_features_} "
+                    f"reconstruction features = {input_dim} columns, its output "
+                    f"n_gmm={self.n_gmm})",
+                    _DTYPE,
+                )
+                for _ in range(self.n_estimators)
+            ]
+            return member_wise(nets, input_dim, _DTYPE, "gmm_density_net")
+        return gmm_density_net(
+            input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, _DTYPE,
+            n_members=self.n_estimators,
+        )
+
+    def _gmm_pass(self, x):
+        """``(z, gamma)`` of a batch in inference mode, ``(rows, n_members,
+        ...)`` (a VAE's rows are its ``samples`` copies)."""
+        raise NotImplementedError
+
+    def _energies(self, x):
+        """Sample energy of each row under each member's mixture, ``(n, n_members)``."""
+        raise NotImplementedError
+
+    def _outlier_score(self, x):
+        energies = self._energies(x)
+        if self.n_estimators == 1:
+            return energies[:, 0]
+        return self._member_average(energies)
+
+    def _fit_extra(self, X, rng):
+        """Each member's mixture from its estimation network's memberships
+        (DAGMM), then ``em_steps`` EM steps on the same learned features,
+        then the members' energy moments."""
+        self._set_gmm(self._gmm_from_statistics(X, lambda z, gamma: gamma))
+        for _ in range(self.em_steps):
+            params = [tf.constant(p) for p in (self.phi_, self.mu_, self.L_, self.log_det_cov_)]
+            self._set_gmm(
+                self._gmm_from_statistics(X, lambda z, gamma: gmm_responsibilities(z, *params))
+            )
+        self._fit_member_moments(X, self._energies)
+
+    def _gmm_from_statistics(self, X, memberships):
+        """Mixture parameters from the training rows' features ``z`` and
+        ``memberships(z, gamma)`` (gamma: the estimation network's), with
+        sufficient statistics accumulated over row batches."""
+
+        def statistics(x, w):
+            z, gamma = self._gmm_pass(x)
+            w = tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
+            _, sum_gamma, sum_gamma_z, sum_gamma_zz = gmm_sufficient_statistics(
+                z, memberships(z, gamma) * w[:, None, None]
+            )
+            return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
+
+        totals = self._sum_over_batches(statistics, X)
+        try:
+            params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
+        except tf.errors.InvalidArgumentError as exc:
+            raise TrainingDivergedError(
+                _diverged_message("the fitted GMM covariance is not positive definite")
+            ) from exc
+        params = [np.asarray(p, dtype=np.float64) for p in params]
+        if not all(np.all(np.isfinite(p)) for p in params):
+            raise TrainingDivergedError(_diverged_message("the fitted GMM parameters are not finite"))
+        return params
+
+    def _set_gmm(self, params):
+        self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_ = params
+
+    def _energy(self, z):
+        return gmm_energy(
+            z,
+            *(tf.constant(p) for p in (self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_)),
+        )
+
+    def _scoring_row_width(self):
+        return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (
+            self._resolved_latent_dim(self.n_features_in_) + self.n_recon_features_
+        ) * self.n_estimators
