@@ -46,6 +46,7 @@ def run(quick=False):
         X = X[:20_000]
     epochs = 2 if quick else 3
     detector = AEGMMOutlierDetector(
+        n_estimators=1,  # the paper's single network, as alibi-detect trains it
         n_gmm=4,
         hidden_layer_sizes=(60, 30, 10),
         latent_dim=1,
