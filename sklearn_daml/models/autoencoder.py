@@ -340,8 +340,8 @@ class AEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
         carry the member axis second: ``x_recon`` of shape
         ``(n_samples, n_members, n_features)``, ``z`` and ``gamma`` of shape
         ``(n_samples, n_members, ...)``, one mixture per member
-        (:mod:`~sklearn_daml.models.gmm` takes such batches). ``None``: one
-        network.
+        (:func:`gmm_params` and :func:`gmm_energy` take such batches).
+        ``None``: one network.
 
     Examples
     --------
