@@ -29,6 +29,7 @@ from ._weights import epoch_order, fit_rows_and_weights, weighted_percentile
 tf = import_tensorflow()
 import keras  # noqa: E402
 
+from .models.ensemble import member_pairs  # noqa: E402
 from .models.factory import default_hidden_sizes, dense_decoder, dense_encoder  # noqa: E402
 from .models.losses import Elbo, gaussian_nll_rows  # noqa: E402
 
@@ -770,8 +771,7 @@ class VariationalMixin:
         """Reconstruction loss of each row and member, ``(n, n_members)``,
         for ``x_recon`` of shape ``(n, n_members, n_features)``."""
         n, n_members = tf.shape(x_recon)[0], tf.shape(x_recon)[1]
-        x_recon = tf.reshape(x_recon, [n * n_members, -1])
-        x = tf.reshape(tf.repeat(x, n_members, axis=0), tf.shape(x_recon))
+        x, x_recon = member_pairs(x, x_recon)
         if self._elbo is None:
             rows = tf.reduce_mean(tf.square(x - x_recon), axis=-1)
         else:

@@ -187,4 +187,4 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     def _scoring_row_width(self):
         return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (
             self._resolved_latent_dim(self.n_features_in_) + self.n_recon_features_
-        ) * self.n_estimators
+        ) * self._n_members()

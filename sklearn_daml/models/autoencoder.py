@@ -11,7 +11,7 @@ import functools
 import keras
 from keras import layers, ops
 
-from .ensemble import EnsembleDense
+from .ensemble import EnsembleDense, member_pairs
 from .features import eucl_cosim_features
 
 __all__ = ["EncoderAE", "EncoderVAE", "Decoder", "Sampling", "AE", "VAE", "AEGMM", "VAEGMM"]
@@ -305,8 +305,7 @@ class _GMMModelMixin:
             encoding = _flatten(encoding)
         else:
             # member by member: recon_features sees (rows, n_features) pairs
-            rows = ops.reshape(ops.broadcast_to(x[:, None], ops.shape(x_recon)), (-1, x.shape[-1]))
-            features = self.recon_features(rows, ops.reshape(x_recon, (-1, x.shape[-1])))
+            features = self.recon_features(*member_pairs(x, x_recon))
             features = ops.reshape(features, (ops.shape(x)[0], self.n_members, -1))
         z = ops.concatenate([encoding, ops.cast(features, x.dtype)], axis=-1)
         gamma = ops.cast(self.gmm_density_net(z), x.dtype)

@@ -99,6 +99,24 @@ class EnsembleDense(layers.Layer):
         }
 
 
+def member_pairs(x, x_members):
+    """Rows ``x`` paired with each member's output for them, as flat rows.
+
+    ``x`` of shape ``(n_samples, ...)`` and ``x_members`` of shape
+    ``(n_samples, n_members, ...)`` become two tensors of shape
+    ``(n_samples * n_members, ...)``, sample-major: a member's
+    reconstruction is compared with its own row. Without a member axis
+    (``x_members`` of the shape of ``x``) both are returned unchanged.
+    """
+    x = ops.convert_to_tensor(x)
+    x_members = ops.cast(x_members, x.dtype)
+    if len(x_members.shape) == len(x.shape) + 1:
+        x = ops.broadcast_to(ops.expand_dims(x, 1), ops.shape(x_members))
+        rows = (-1,) + tuple(x_members.shape[2:])
+        x, x_members = ops.reshape(x, rows), ops.reshape(x_members, rows)
+    return x, x_members
+
+
 def ensemble_dense_stack(
     input_dim,
     widths,

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .ensemble import member_pairs
 from .gmm import gmm_cov_penalty, gmm_energy, gmm_params
 
 __all__ = [
@@ -125,19 +126,6 @@ def gmm_loss_terms(z, gamma, cov_jitter=1e-6):
     return energy, ops.mean(gmm_cov_penalty(cov))
 
 
-def _member_pairs(x_true, x_pred):
-    """``x_true`` repeated to the shape of ``x_pred`` when ``x_pred`` carries a
-    member axis, ``(n_samples, n_members, ...)``, and both flattened to rows
-    ``(n_samples * n_members, ...)``: a member's reconstruction is compared
-    with its own row."""
-    x_true = ops.convert_to_tensor(x_true)
-    x_pred = ops.cast(x_pred, x_true.dtype)
-    if len(x_pred.shape) == len(x_true.shape) + 1:
-        x_true = ops.broadcast_to(ops.expand_dims(x_true, 1), ops.shape(x_pred))
-        rows = (-1,) + tuple(x_pred.shape[2:])
-        x_true, x_pred = ops.reshape(x_true, rows), ops.reshape(x_pred, rows)
-    return x_true, x_pred
-
 
 def loss_aegmm(
     x_true, x_pred, z, gamma, w_energy=0.1, w_cov_diag=0.005, cov_jitter=1e-6
@@ -178,7 +166,7 @@ def loss_aegmm(
     >>> round(float(loss_aegmm(x, x + 0.1, z, gamma)), 4)  # plus the MSE, 0.01
     0.3204
     """
-    x_true, x_pred = _member_pairs(x_true, x_pred)
+    x_true, x_pred = member_pairs(x_true, x_pred)
     recon = ops.mean(ops.square(x_true - x_pred))
     energy, penalty = gmm_loss_terms(z, gamma, cov_jitter)
     gmm = w_energy * energy + w_cov_diag * penalty
@@ -222,7 +210,7 @@ def loss_vaegmm(
     """
     if cov_full is not None or cov_diag is not None:
         sim = None
-    x_true, x_pred = _member_pairs(x_true, x_pred)
+    x_true, x_pred = member_pairs(x_true, x_pred)
     recon = elbo(x_true, x_pred, cov_full=cov_full, cov_diag=cov_diag, sim=sim)
     energy, penalty = gmm_loss_terms(z, gamma, cov_jitter)
     gmm = w_energy * energy + w_cov_diag * penalty
