@@ -16,19 +16,29 @@ from sklearn_daml import (
 )
 
 
-def tiny_classifier(n_features):
-    """A softmax classifier for rows of ``n_features`` (untrained, seeded by
-    the detector's fit). The adversarial detectors take the classifier as a
-    builder callable, resolved at fit for the width of the data, so every
-    check applies, whatever width it uses. A module-level function, so the
-    detectors pickle."""
-    return keras.Sequential(
-        [
-            keras.Input((n_features,)),
-            keras.layers.Dense(8, activation="tanh"),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
+class TinyClassifier:
+    """Builds a softmax classifier for rows of ``n_features`` (untrained,
+    seeded by the detector's fit). The adversarial detectors take the
+    classifier as a builder callable, resolved at fit for the width of the
+    data, so every check applies, whatever width it uses. A module-level
+    class, so the detectors pickle; its repr names it, so the checks' test
+    ids are the same in every process (pytest-xdist workers must collect
+    the same ids, and a function's repr holds its address)."""
+
+    def __call__(self, n_features):
+        return keras.Sequential(
+            [
+                keras.Input((n_features,)),
+                keras.layers.Dense(8, activation="tanh"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+
+    def __repr__(self):
+        return "TinyClassifier()"
+
+
+tiny_classifier = TinyClassifier()
 
 
 # Few epochs keep the ~45 checks per estimator fast; the code paths are the
