@@ -24,11 +24,13 @@ $(EXAMPLES_STAMP): $(STAMP)
 demo: $(EXAMPLES_STAMP)
 	$(PY) examples/plot_quickstart.py
 
+# One pytest process per core (pytest-xdist); a plain `.venv/bin/pytest`
+# call runs in one process, as for debugging.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n auto -m "not slow"
 
 $(DOCS_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[docs]'
