@@ -174,6 +174,22 @@ class MembersMixin:
         std = np.sqrt(np.maximum(second - np.square(first), 0.0))
         self.member_std_ = _floored(std, np.maximum(np.abs(first), np.finfo(np.float64).tiny))
 
+    def _fit_feature_scale(self, X, rng, member_errors, trim_fraction):
+        """Each member's typical squared error in each feature over the
+        training rows, ``(n_members, n_features)``: the trimmed mean (by
+        ``trim_fraction``, weighted with ``sample_weight``) of
+        ``member_errors(x)`` (``(n, n_members, n_features)``), from at most
+        ``_SCALE_ROWS`` rows drawn with ``rng``, floored relative to each
+        member's mean scale."""
+        weights = self._sample_weight
+        rows = slice(None)
+        if X.shape[0] > _SCALE_ROWS:
+            rows = np.sort(rng.choice(X.shape[0], _SCALE_ROWS, replace=False))
+            weights = None if weights is None else weights[rows]
+        errors = self._map_batches(_compile(member_errors, X.shape[1]), X[rows])
+        scale = weighted_trimmed_mean(errors, trim_fraction, weights)
+        return _floored(scale, np.mean(scale, axis=1, keepdims=True))
+
     def _member_average(self, member_scores):
         """Mean over the members of their scores standardized by
         ``member_mean_`` and ``member_std_``, ``(n, n_members) -> (n,)``."""
@@ -195,19 +211,11 @@ class ReconstructionEnsembleMixin(MembersMixin, FeatureScoresMixin):
     """
 
     def _fit_member_scaling(self, X, rng):
-        """``feature_scale_`` (trimmed means by ``trim_fraction``, weighted
-        with ``sample_weight``, from at most ``_SCALE_ROWS`` rows), then
-        ``member_mean_`` and ``member_std_`` (weighted means over every row,
-        in batches)."""
-        weights = self._sample_weight
-        rows = slice(None)
-        if X.shape[0] > _SCALE_ROWS:
-            rows = np.sort(rng.choice(X.shape[0], _SCALE_ROWS, replace=False))
-            weights = None if weights is None else weights[rows]
-        errors = self._map_batches(_compile(self._feature_errors, X.shape[1]), X[rows])
-        scale = weighted_trimmed_mean(errors, self.trim_fraction, weights)
-        del errors
-        self.feature_scale_ = _floored(scale, np.mean(scale, axis=1, keepdims=True))
+        """``feature_scale_`` (by ``trim_fraction``), then ``member_mean_``
+        and ``member_std_`` (weighted means over every row, in batches)."""
+        self.feature_scale_ = self._fit_feature_scale(
+            X, rng, self._feature_errors, self.trim_fraction
+        )
         scale_t = tf.constant(self.feature_scale_)
         self._fit_member_moments(
             X, lambda x: tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)

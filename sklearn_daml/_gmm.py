@@ -28,6 +28,13 @@ from .models.gmm import (
     gmm_sufficient_statistics,
 )
 
+# the share of each feature's largest training errors left out of its error
+# scale, the AE detectors' default trim_fraction
+_ERROR_SCALE_TRIM = 0.1
+# added to the mean scaled error (about 1 on a typical training row) before
+# its log, so an exactly reconstructed row has a finite feature
+_LOG_ERROR_FLOOR = 1e-12
+
 
 class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector):
     """Shared part of the AEGMM and VAEGMM detectors.
@@ -41,9 +48,14 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     mean of the members' energies, each standardized by its mean and
     standard deviation over the training rows.
 
-    A detector implements ``_gmm_pass(x)`` (the features ``z`` and the
-    estimation network's memberships ``gamma`` of a batch, with the member
-    axis second) and ``_energies(x)`` (``(n, n_members)``).
+    With ``scaled_error``, the fitted mixtures see one more feature than the
+    model's ``z``: the log of the row's mean squared reconstruction error,
+    each feature's divided by the member's typical error in it
+    (``feature_scale_``, fitted on the training rows as the AE detector's).
+
+    A detector implements ``_recon_pass(x)``: the rows its model saw for a
+    batch and the model's outputs ``(x_recon, z, gamma)``, with the member
+    axis second.
     """
 
     _parameter_constraints: dict = {
@@ -59,6 +71,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         "cov_jitter": [Interval(numbers.Real, 0, None, closed="neither")],
         "recon_scale": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
         "em_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+        "scaled_error": ["boolean"],
     }
 
     def _recon_features(self, X):
@@ -123,14 +136,42 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             n_members=self.n_estimators,
         )
 
-    def _gmm_pass(self, x):
-        """``(z, gamma)`` of a batch in inference mode, ``(rows, n_members,
-        ...)`` (a VAE's rows are its ``samples`` copies)."""
+    def _recon_pass(self, x):
+        """``(rows, (x_recon, z, gamma))`` of a batch in inference mode: the
+        rows the model saw (``x``, or a VAE's ``samples`` copies of it,
+        copy-major) and its outputs, ``(rows, n_members, ...)``."""
         raise NotImplementedError
 
+    def _gmm_pass(self, x):
+        """``(z, gamma)``: the input of the fitted mixtures (the model's
+        features, then the log scaled error with ``scaled_error``) and the
+        estimation network's memberships, ``(rows, n_members, ...)``."""
+        rows, (x_recon, z, gamma) = self._recon_pass(x)
+        if self.scaled_error:
+            errors = tf.square(rows[:, None] - x_recon) / self.feature_scale_
+            log_error = tf.math.log(tf.reduce_mean(errors, axis=-1) + _LOG_ERROR_FLOOR)
+            z = tf.concat([z, log_error[..., None]], axis=-1)
+        return z, gamma
+
+    def _copies_mean(self, values, x):
+        """Mean over the copies of each row of ``x`` (copy-major rows)."""
+        return tf.reduce_mean(tf.reshape(values, [-1, tf.shape(x)[0], *values.shape[1:]]), axis=0)
+
+    def _member_errors(self, x):
+        """Squared error of each member and feature, ``(n, n_members,
+        n_features)`` (a VAE's averaged over its ``samples`` copies)."""
+        rows, (x_recon, _, _) = self._recon_pass(x)
+        return self._copies_mean(tf.square(rows[:, None] - x_recon), x)
+
     def _energies(self, x):
-        """Sample energy of each row under each member's mixture, ``(n, n_members)``."""
-        raise NotImplementedError
+        """Sample energy of each row under each member's mixture, ``(n,
+        n_members)`` (a VAE's averaged over its ``samples`` copies)."""
+        z, _ = self._gmm_pass(x)
+        return self._copies_mean(self._energy(z), x)
+
+    def _feature_outlier_scores(self, x):
+        """Squared error of each feature, averaged over the members."""
+        return tf.reduce_mean(self._member_errors(x), axis=1)
 
     def _outlier_score(self, x):
         energies = self._energies(x)
@@ -139,9 +180,14 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         return self._member_average(energies)
 
     def _fit_extra(self, X, rng):
-        """Each member's mixture from its estimation network's memberships
-        (DAGMM), then ``em_steps`` EM steps on the same learned features,
-        then the members' energy moments."""
+        """With ``scaled_error``, the members' ``feature_scale_``; then each
+        member's mixture from its estimation network's memberships (DAGMM),
+        then ``em_steps`` EM steps on the same features, then the members'
+        energy moments."""
+        if self.scaled_error:
+            self.feature_scale_ = self._fit_feature_scale(
+                X, rng, self._member_errors, _ERROR_SCALE_TRIM
+            )
         self._set_gmm(self._gmm_from_statistics(X, lambda z, gamma: gamma))
         for _ in range(self.em_steps):
             params = [tf.constant(p) for p in (self.phi_, self.mu_, self.L_, self.log_det_cov_)]
@@ -187,4 +233,5 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     def _scoring_row_width(self):
         return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (
             self._resolved_latent_dim(self.n_features_in_) + self.n_recon_features_
+            + self.scaled_error
         ) * self._n_members()

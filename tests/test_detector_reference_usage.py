@@ -105,7 +105,8 @@ def test_recon_features_sets_the_gmm_input(Detector, blobs):
     det = Detector(recon_features=squared_distance_only, epochs=3, random_state=0).fit(X)
     assert det.n_recon_features_ == 1
     latent_dim = det.latent_dim
-    assert det.mu_.shape == (det.n_estimators, det.n_gmm, latent_dim + 1)
+    # the fitted mixtures' input: encoding, the one feature, the scaled error
+    assert det.mu_.shape == (det.n_estimators, det.n_gmm, latent_dim + 2)
     # the GMM input is [encoding, ||x - x_recon||^2], each member's own
     # reconstruction; recompute it in NumPy
     x = X[:7]
@@ -116,7 +117,7 @@ def test_recon_features_sets_the_gmm_input(Detector, blobs):
             rtol=1e-10,
         )
     default = Detector(epochs=3, random_state=0).fit(X)
-    assert default.n_recon_features_ == 2 and default.mu_.shape[2] == latent_dim + 2
+    assert default.n_recon_features_ == 2 and default.mu_.shape[2] == latent_dim + 3
 
 
 @pytest.mark.parametrize(

@@ -157,25 +157,48 @@ def _mixture_energy(z, phi, mu, cov, jitter):
     return -np.log(np.sum(densities, axis=0))
 
 
-def test_gmm_score_is_the_mean_of_standardized_member_energies(blobs):
-    X, _ = blobs
-    det = AEGMMOutlierDetector(n_estimators=3, epochs=5, random_state=0).fit(X)
-    _, z, gamma = (np.asarray(t) for t in det.model_(X, training=False))
-    assert z.shape == (len(X), 3, det.latent_dim + 2) and gamma.shape == (len(X), 3, det.n_gmm)
-    assert det.phi_.shape == (3, det.n_gmm) and det.cov_.shape[:2] == (3, det.n_gmm)
-    energies = np.stack(
+def _gmm_energies(det, z):
+    return np.stack(
         [
             _mixture_energy(z[:, m], det.phi_[m], det.mu_[m], det.cov_[m], det.cov_jitter)
-            for m in range(3)
+            for m in range(det.n_estimators)
         ],
         axis=1,
     )
+
+
+def test_gmm_score_is_the_mean_of_standardized_member_energies(blobs):
+    X, _ = blobs
+    det = AEGMMOutlierDetector(n_estimators=3, epochs=5, random_state=0).fit(X)
+    x_recon, z, gamma = (np.asarray(t) for t in det.model_(X, training=False))
+    assert z.shape == (len(X), 3, det.latent_dim + 2) and gamma.shape == (len(X), 3, det.n_gmm)
+    assert det.phi_.shape == (3, det.n_gmm) and det.cov_.shape[:2] == (3, det.n_gmm)
+    # the fitted mixtures see one more column: the log of the mean squared
+    # error, each feature's divided by the member's trimmed mean (10%)
+    errors = (X[:, None, :] - x_recon) ** 2
+    np.testing.assert_allclose(det.feature_scale_, _trimmed_mean(errors, 0.1), rtol=1e-9)
+    log_error = np.log(np.mean(errors / det.feature_scale_, axis=-1) + 1e-12)
+    energies = _gmm_energies(det, np.concatenate([z, log_error[..., None]], axis=-1))
+    assert det.mu_.shape == (3, det.n_gmm, det.latent_dim + 3)
     np.testing.assert_allclose(det.member_mean_, energies.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(det.member_std_, energies.std(axis=0), rtol=1e-7)
     # independently initialised members learn different mixtures
     assert len(set(np.round(det.member_mean_, 6))) == 3
     expected = -((energies - det.member_mean_) / det.member_std_).mean(axis=1)
     np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_gmm_without_scaled_error_scores_dagmms_features(blobs):
+    X, _ = blobs
+    det = AEGMMOutlierDetector(n_estimators=1, scaled_error=False, epochs=5, random_state=0)
+    det.fit(X)
+    assert not hasattr(det, "feature_scale_")
+    _, z, _ = (np.asarray(t) for t in det.model_(X, training=False))
+    assert det.mu_.shape == (1, det.n_gmm, det.latent_dim + 2)
+    # one member: the score is minus the plain sample energy (DAGMM)
+    np.testing.assert_allclose(
+        det.score_samples(X), -_gmm_energies(det, z)[:, 0], rtol=1e-8, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("detector_cls", [AEGMMOutlierDetector, VAEGMMOutlierDetector])

@@ -115,12 +115,10 @@ def test_gmm_parameters_are_numpys_weighted_moments(Detector, blobs):
     # the estimation network's weighted memberships, before any EM step
     det = Detector(epochs=4, random_state=0, em_steps=0, **({} if Detector is AEGMMOutlierDetector else {"samples": 2}))
     det.fit(X, sample_weight=weights)
-    if Detector is AEGMMOutlierDetector:
-        _, z, gamma = (np.asarray(t) for t in det.model_(X, training=False))
-        w = weights
-    else:  # every latent draw of a row carries the row's weight
-        z, gamma = (np.asarray(t) for t in det._gmm_pass(X))
-        w = np.tile(weights, det.samples)
+    # the mixtures' input (the model's features and the scaled error); every
+    # latent draw of a VAEGMM's row carries the row's weight
+    z, gamma = (np.asarray(t) for t in det._gmm_pass(X))
+    w = np.tile(weights, len(z) // len(X))
     assert z.shape[1] == det.n_estimators == 5
     for m in range(det.n_estimators):  # each member's own mixture
         wg = gamma[:, m] * w[:, None]
