@@ -29,7 +29,7 @@ from sklearn_daml._ensemble import _floored
 from sklearn_daml._gmm import BaseGMMDetector
 from sklearn_daml._weights import weighted_trimmed_mean
 
-from .variants import run
+from .variants import run, split_args
 
 _TRIM = 0.1
 
@@ -82,19 +82,10 @@ def scaled_detector(base, mode):
 
 def main(argv):
     name, mode, label = argv[:3]
-    seeds, regimes, tables = [0], ["U", "C"], None
-    for arg in argv[3:]:
-        key, value = arg.split("=")
-        if key == "seeds":
-            seeds = [int(s) for s in value.split(",")]
-        elif key == "regimes":
-            regimes = value.split(",")
-        elif key == "tables":
-            tables = value.split(",")
+    seeds, regimes, tables, _ = split_args(argv[3:])
     base = {"AEGMM": AEGMMOutlierDetector, "VAEGMM": VAEGMMOutlierDetector}[name]
     cls = scaled_detector(base, mode)
-    kwargs = {} if tables is None else {"tables": tables}
-    run(lambda seed, A: cls(random_state=seed), label, seeds, regimes, **kwargs)
+    run(lambda seed, A: cls(random_state=seed), label, seeds, regimes, tables)
 
 
 if __name__ == "__main__":

@@ -53,11 +53,12 @@ class _Features:
         return ops.concatenate([base, dist[:, None]], axis=-1)
 
 
-def main(argv):
-    name, label = argv[0], argv[1]
-    params = {}
-    seeds, regimes, tables, recon = [0], ["U", "C"], list(data.ADBENCH), "rel"
-    for arg in argv[2:]:
+def split_args(args):
+    """``(seeds, regimes, tables, rest)`` from ``key=value`` arguments:
+    ``seeds=0,1,2``, ``regimes=U,C`` and ``tables=...`` (comma-separated;
+    defaults seed 0, both regimes, every table), and a dict of the others."""
+    seeds, regimes, tables, rest = [0], ["U", "C"], list(data.ADBENCH), {}
+    for arg in args:
         key, value = arg.split("=", 1)
         if key == "seeds":
             seeds = [int(s) for s in value.split(",")]
@@ -65,13 +66,21 @@ def main(argv):
             regimes = value.split(",")
         elif key == "tables":
             tables = value.split(",")
-        elif key == "recon":
-            recon = value
         else:
-            try:
-                params[key] = ast.literal_eval(value)
-            except (ValueError, SyntaxError):
-                params[key] = value
+            rest[key] = value
+    return seeds, regimes, tables, rest
+
+
+def main(argv):
+    name, label = argv[0], argv[1]
+    seeds, regimes, tables, rest = split_args(argv[2:])
+    recon = rest.pop("recon", "rel")
+    params = {}
+    for key, value in rest.items():
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
 
     def make(seed, A):
         extra = {}
