@@ -370,3 +370,21 @@ def test_grid_search_in_pipeline_picks_a_model():
     assert search.best_params_ in search.cv_results_["params"]
     assert search.best_score_ > 0.8
     assert set(np.unique(search.predict(X))) <= {-1, 1}
+
+
+def test_vaegmm_default_loss_trains_the_reconstruction():
+    """The default VAEGMM weighs its reconstruction as AEGMM does (mean
+    squared error, weight 1). alibi-detect's weights (ELBO with sim 0.05 at
+    1e-7 next to the energy and a KL weight of 1) leave the decoder
+    practically untrained: worse than predicting the mean of every
+    feature, which gives a squared error of 1 on standardized data."""
+    rng = np.random.RandomState(0)
+    plane = rng.normal(size=(600, 2)) @ rng.normal(size=(2, 8))
+    X = StandardScaler().fit_transform(plane + 0.1 * rng.normal(size=(600, 8)))
+
+    def training_error(**params):
+        det = VAEGMMOutlierDetector(random_state=0, **params).fit(X)
+        return float(np.mean(det._feature_outlier_scores(X)))
+
+    assert training_error() < 0.5  # 0.39
+    assert training_error(w_recon=1e-7, cov_elbo=0.05, beta=1.0) > 1.0  # 1.53
