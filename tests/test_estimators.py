@@ -379,12 +379,12 @@ def test_vaegmm_default_loss_trains_the_reconstruction():
     practically untrained: worse than predicting the mean of every
     feature, which gives a squared error of 1 on standardized data."""
     rng = np.random.RandomState(0)
-    plane = rng.normal(size=(600, 2)) @ rng.normal(size=(2, 8))
-    X = StandardScaler().fit_transform(plane + 0.1 * rng.normal(size=(600, 8)))
+    plane = rng.normal(size=(3000, 2)) @ rng.normal(size=(2, 8))
+    X = StandardScaler().fit_transform(plane + 0.1 * rng.normal(size=(3000, 8)))
 
     def training_error(**params):
         det = VAEGMMOutlierDetector(random_state=0, **params).fit(X)
         return float(np.mean(det._feature_outlier_scores(X)))
 
-    assert training_error() < 0.5  # 0.39
-    assert training_error(w_recon=1e-7, cov_elbo=0.05, beta=1.0) > 1.0  # 1.53
+    assert training_error() < 0.6  # 0.42
+    assert training_error(w_recon=1e-7, cov_elbo=0.05, beta=1.0) > 1.0  # 2.20
