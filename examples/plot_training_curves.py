@@ -4,8 +4,8 @@ Training curves and early stopping
 ==================================
 
 Every detector records the mean training loss of each epoch in
-``loss_curve_`` and, with ``early_stopping=True`` (the default of the GMM
-detectors), the loss of the held-out ``validation_fraction`` of the rows in
+``loss_curve_`` and, with ``early_stopping=True`` (the default of
+:class:`~sklearn_daml.AEGMMOutlierDetector`), the loss of the held-out ``validation_fraction`` of the rows in
 ``validation_loss_curve_``. Training stops once the validation loss has not
 improved by ``tol`` for ``n_iter_no_change`` epochs and keeps the weights of
 the best epoch; ``n_iter_`` is the number of epochs run, and ``epochs`` only a
@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_daml import AEOutlierDetector, VAEGMMOutlierDetector
+from sklearn_daml import AEGMMOutlierDetector, AEOutlierDetector
 
 X = StandardScaler().fit_transform(load_breast_cancer().data)
 
@@ -27,7 +27,7 @@ detectors = {
     "AEOutlierDetector, early_stopping=True": AEOutlierDetector(
         early_stopping=True, epochs=150, random_state=0
     ),
-    "VAEGMMOutlierDetector": VAEGMMOutlierDetector(random_state=0),
+    "AEGMMOutlierDetector": AEGMMOutlierDetector(random_state=0),
     "AEOutlierDetector (defaults: 20 epochs)": AEOutlierDetector(random_state=0),
 }
 for name, det in detectors.items():
