@@ -70,8 +70,9 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         with these weights 0.60 (AEGMM: 0.74). Measured with 3 seeds on eight
         ADBench tables (``benchmarks/README.md``; 100 epochs with early
         stopping, the defaults then), these weights against alibi-detect's
-        (``w_recon=1e-7, cov_elbo=0.05, beta=1.0``): mean ROC-AUC 0.830 -> 0.837 with outliers among the training rows
-        (average precision 0.421 -> 0.394: a network that reconstructs well
+        (``w_recon=1e-7, cov_elbo=0.05, beta=1.0``): mean ROC-AUC 0.830 ->
+        0.837 with outliers among the training rows (average precision
+        0.421 -> 0.394: a network that reconstructs well
         also learns some of the outliers it trains on, on ``satellite`` and
         ``shuttle``) and 0.900 -> 0.924 on clean rows (average precision
         0.578 -> 0.635); the largest standard deviation over seeds fell from
