@@ -3,14 +3,15 @@
 Training curves and early stopping
 ==================================
 
-Every detector records the mean training loss of each epoch in
-``loss_curve_`` and, with ``early_stopping=True`` (the default of
+Every detector records the mean training loss of each epoch in ``loss_curve_``
+and, with ``early_stopping=True`` (the default of
 :class:`~sklearn_daml.AEGMMOutlierDetector`), the loss of the held-out
-``validation_fraction`` of the rows in ``validation_loss_curve_``. Training stops once the validation loss has not
-improved by ``tol`` for ``n_iter_no_change`` epochs and keeps the weights of
-the best epoch; ``n_iter_`` is the number of epochs run, and ``epochs`` only a
-maximum. The other tabular detectors train a short, fixed 20 epochs by
-default instead (see their ``epochs`` parameter); on clean data they may stop early.
+``validation_fraction`` of the rows in ``validation_loss_curve_``. Training
+stops once the validation loss has not improved by ``tol`` for
+``n_iter_no_change`` epochs and keeps the weights of the best epoch;
+``n_iter_`` is the number of epochs run, and ``epochs`` only a maximum. The
+other tabular detectors train a short, fixed 20 epochs by default instead (see
+their ``epochs`` parameter); on clean data they may stop early.
 """
 
 # %%
