@@ -384,7 +384,7 @@ def test_vaegmm_default_loss_trains_the_reconstruction():
 
     def training_error(**params):
         det = VAEGMMOutlierDetector(random_state=0, **params).fit(X)
-        return float(np.mean(det._feature_outlier_scores(X)))
+        return float(-np.mean(det.feature_score_samples(X)))
 
     assert training_error() < 0.6  # 0.42
     assert training_error(w_recon=1e-7, cov_elbo=0.05, beta=1.0) > 1.0  # 2.20
