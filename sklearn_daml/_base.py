@@ -24,7 +24,7 @@ from ._dask import dask_blocks
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
 from ._networks import check_net, instantiate_net
 from ._seeding import seeded as _seeded
-from ._weights import epoch_order, fit_rows_and_weights, weighted_percentile
+from ._weights import fit_rows_and_weights, training_draws, weighted_percentile
 
 tf = import_tensorflow()
 import keras  # noqa: E402
@@ -160,12 +160,17 @@ class BaseDeepDetector(BaseEstimator):
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights. A row's weight scales how often it is
-            drawn for training (each epoch draws the rows with probability
-            proportional to their weights), its share of the statistics
-            fitted after training (GMM parameters, error scales) and of the
-            contamination percentile. A zero weight is the same as leaving
-            the row out; equal weights are the same as none.
+            Non-negative row weights, counting copies of each row as in
+            scikit-learn: with integer weights the fit equals the fit on the
+            rows repeated as often as their weights (up to rounding). Each
+            epoch trains on every row as often as its weight (a fractional
+            part by systematic sampling), so it visits about
+            ``sum(sample_weight)`` rows; the statistics fitted after
+            training (GMM parameters, error scales) and the contamination
+            percentile are weighted likewise. A zero weight is the same as
+            leaving the row out, weights of one the same as none. The rows
+            are trained on in an order set by their values, so no fit
+            depends on the order of the rows of ``X``.
 
         Returns
         -------
@@ -196,6 +201,7 @@ class BaseDeepDetector(BaseEstimator):
             raise
         finally:
             del self._sample_weight
+            self.__dict__.pop("_draws", None)
         return self
 
     def _clear_fitted(self):
@@ -205,8 +211,10 @@ class BaseDeepDetector(BaseEstimator):
                 delattr(self, name)
 
     def _fit_training(self, X):
-        """The fit proper, on validated rows (``_sample_weight`` is set)."""
+        """The fit proper, on validated rows (``_sample_weight`` is set;
+        ``_draws`` holds the rows a training pass visits, in canonical order)."""
         with _seeded(self.random_state) as rng:
+            self._draws = training_draws(X, self._sample_weight, rng)
             self.model_ = self._build_model(X)
             self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
             self.n_iter_ = len(self.loss_curve_)
@@ -296,14 +304,16 @@ class BaseDeepDetector(BaseEstimator):
         return _OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
 
     # ------------------------------------------------------------ training
-    def _train(self, X, rng, model=None):
+    def _train(self, X, rng, model=None, draws=None):
         """Mini-batch training of ``model`` (default ``model_``), one compiled
         step per batch.
 
-        Each epoch shuffles the rows and splits them into
-        ``round(n_samples / batch_size)`` nearly equal batches, so every row
+        A training pass visits the rows ``draws`` of ``X`` (default
+        ``_draws``: each row as often as its weight, in canonical order).
+        Each epoch shuffles them and splits them into
+        ``round(len(draws) / batch_size)`` nearly equal batches, so every row
         is used and no batch is tiny (the GMM statistics need rows). With
-        ``early_stopping``, a random ``validation_fraction`` of the rows is
+        ``early_stopping``, a random ``validation_fraction`` of them is
         held out, training stops once their loss (inference mode) has not
         improved on the best so far by at least ``tol`` times its magnitude
         for ``n_iter_no_change`` epochs, and the weights of the epoch with
@@ -316,7 +326,7 @@ class BaseDeepDetector(BaseEstimator):
         each epoch (else ``None``).
         """
         model = self.model_ if model is None else model
-        train, val, w_train = self._validation_split(X, rng)
+        train, val = self._validation_split(self._draws if draws is None else draws, rng)
         self._forward(model, tf.constant(X[train[:2]]), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
@@ -339,7 +349,7 @@ class BaseDeepDetector(BaseEstimator):
         curve, val_curve = [], None if val is None else []
         best_loss, best_weights, stale = np.inf, None, 0
         for epoch in range(self.epochs):
-            order = train[epoch_order(rng, train.shape[0], w_train)]
+            order = train[rng.permutation(train.shape[0])]
             epoch_loss = self._epoch_loss(train_step, X, order, epoch, progress=True)
             curve.append(epoch_loss)
             message = f"Epoch {epoch + 1}/{self.epochs} - loss: {epoch_loss:.6g}"
@@ -374,21 +384,17 @@ class BaseDeepDetector(BaseEstimator):
             model.set_weights(best_weights)
         return curve, val_curve
 
-    def _validation_split(self, X, rng):
-        """``(train, val, w_train)``: row indices of ``X``, never copies of
-        its rows (a memory-mapped ``X`` is read batch by batch). ``w_train``
-        holds the training rows' fit weights (None when unweighted); ``val``
-        is None without early stopping. With weights, the held-out rows are
-        a fixed weighted draw of them, so their loss needs no weights."""
-        weights = getattr(self, "_sample_weight", None)
+    def _validation_split(self, draws, rng):
+        """``(train, val)``: the row indices ``draws`` split at random into
+        those trained on and, with early stopping, the ``validation_fraction``
+        held out (else ``val`` is None). Indices, never copies of rows (a
+        memory-mapped ``X`` is read batch by batch); a row of weight 2 is two
+        draws, which may fall on either side, as two copies of it would."""
         if not self.early_stopping:
-            return np.arange(X.shape[0]), None, weights
-        n_val = min(max(1, round(self.validation_fraction * X.shape[0])), X.shape[0] - 1)
-        order = rng.permutation(X.shape[0])
-        train, val = order[n_val:], order[:n_val]
-        if weights is None:
-            return train, val, None
-        return train, val[epoch_order(rng, n_val, weights[val])], weights[train]
+            return draws, None
+        n_val = min(max(1, round(self.validation_fraction * len(draws))), len(draws) - 1)
+        order = rng.permutation(len(draws))
+        return draws[order[n_val:]], draws[order[:n_val]]
 
     def _epoch_loss(self, step, X, order, epoch, progress=False):
         """Mean loss of ``step`` over the batches of ``X[order]``; a

@@ -1,6 +1,7 @@
 """What the AEGMM and VAEGMM detectors share: reconstruction features, the
 estimation networks and the mixtures fitted after training, one per member."""
 
+import math
 import numbers
 
 import keras
@@ -78,7 +79,8 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         """The ``recon_features`` callable; ``n_recon_features_`` is the
         number of columns it gives. The default is the relative distance and
         cosine term with the reference norm ``recon_scale_`` (``'auto'``:
-        the root mean square row norm of the training data)."""
+        the root mean square row norm of the training data, weighted by
+        ``sample_weight``)."""
         if self.recon_scale == "auto":
             self.recon_scale_ = self._rms_row_norm(X)
         else:
@@ -103,15 +105,20 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         return self.recon_features
 
     def _rms_row_norm(self, X):
-        """Root mean square row norm of ``X``, read in row batches (no
-        whole-array temporaries, for a memory-mapped ``X``)."""
+        """Root mean square row norm of ``X`` (weighted by the fit's
+        weights), read in row batches (no whole-array temporaries, for a
+        memory-mapped ``X``)."""
         batches = list(gen_batches(X.shape[0], _MAX_SCORING_ROWS))
         peak = max(np.max(np.abs(X[sl])) for sl in batches)
         if not peak > 0:
             return 0.0
         # divide first: squares of huge rows overflow
         squares = np.concatenate([np.sum(np.square(X[sl] / peak), axis=1) for sl in batches])
-        return float(peak * np.sqrt(np.mean(squares)))
+        weights = getattr(self, "_sample_weight", None)
+        # exactly rounded sums: the same value whatever the order of the rows
+        if weights is None:
+            return float(peak * np.sqrt(math.fsum(squares) / len(squares)))
+        return float(peak * np.sqrt(math.fsum(squares * weights) / math.fsum(weights)))
 
     def _density_net(self, n_features):
         """The members' estimation networks: ``(n, n_members, input_dim)`` to

@@ -101,7 +101,6 @@ class BaseImageDetector(BaseDeepDetector):
         if reset:
             self.image_shape_ = self._resolve_image_shape(shape, X.shape[1])
             self.low_, self.high_ = self._resolve_grid(X)
-            self.pixelcnn_params_ = self._resolve_architecture(X.shape[0])
         return self._to_pixel_grid(X)
 
     def _resolve_grid(self, X):
@@ -198,8 +197,16 @@ class BaseImageDetector(BaseDeepDetector):
         return tf.reshape(x, [-1, *self.image_shape_])
 
     # ----------------------------------------------------------- network
+    def _build_model(self, X):
+        """The architecture, resolved from the number of training images (a
+        weighted image counts as often as its weight), then the network,
+        data-initialised on the first training batch."""
+        self.pixelcnn_params_ = self._resolve_architecture(len(self._draws))
+        return self._network(X[self._draws[: self.batch_size]])
+
     def _pixelcnn(self, X, l2_weight):
-        """A PixelCNN with this estimator's architecture, data-initialised on ``X``."""
+        """A PixelCNN with this estimator's architecture, data-initialised on
+        the first ``batch_size`` rows of ``X``."""
         model = PixelCNN(
             self.image_shape_,
             **self.pixelcnn_params_,

@@ -181,8 +181,8 @@ feature_names_in_
             return instantiate_net(user_model, self.image_shape_)
         return self._pixelcnn(X, l2_weight)
 
-    def _build_model(self, X):
-        return self._likelihood_model(X, self.semantic_model, self.l2_weight)
+    def _network(self, first_batch):
+        return self._likelihood_model(first_batch, self.semantic_model, self.l2_weight)
 
     def _mutate(self, X, rng):
         """Replace each value, with probability ``mutation_rate``, by a
@@ -194,7 +194,9 @@ feature_names_in_
         return np.where(replace, mutated, X)
 
     def _fit_extra(self, X, rng):
-        X_background = self._mutate(X, rng)
+        # every training draw mutated on its own (a row of weight 2 gives two
+        # mutated copies), in the canonical order of the draws
+        X_background = self._mutate(X[self._draws], rng)
         background = self.background_model
         if background is None:
             background = self.semantic_model
@@ -204,7 +206,7 @@ feature_names_in_
         if self.verbose:
             print("Background model:")
         self.background_loss_curve_, self.background_validation_loss_curve_ = self._train(
-            X_background, rng, self.background_model_
+            X_background, rng, self.background_model_, draws=np.arange(len(X_background))
         )
 
     def _log_ratio(self, x, per_pixel):

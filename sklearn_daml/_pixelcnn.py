@@ -191,8 +191,8 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_model(self, X):
-        return self._pixelcnn(X, self.l2_weight)
+    def _network(self, first_batch):
+        return self._pixelcnn(first_batch, self.l2_weight)
 
     def _unit(self):
         return self.n_features_in_ * math.log(2.0) if self.bits_per_dim else 1.0

@@ -1,30 +1,39 @@
 """Sample weights of ``fit``: what a row's weight changes, in one place.
 
-A weight scales a row's share of everything the fit learns from the data:
+A weight counts copies of its row, as in scikit-learn: a fit with integer
+weights equals, up to rounding, the fit on the rows repeated as often as
+their weights, whatever the order of either (scikit-learn's
+weight-equivalence check holds). Three mechanisms make that exact:
 
-* the training loss: each epoch draws its rows with probability
-  proportional to their weights (with replacement, as many draws as rows),
-  so a row of weight 2 is trained on as often as two copies of it would be,
-  in expectation; mini-batch training cannot be bit-exact about repetition,
-  so scikit-learn's weight-equivalence check is an expected failure;
-* the statistics fitted after training: weighted sums over the rows,
-  exactly (GMM parameters, the AE/VAE members' moments), or a weighted
-  trimmed mean (the AE/VAE error scales);
-* the contamination percentile (and Tukey's quartiles): a weighted
-  inverted-CDF quantile.
+* the training rows are taken in a canonical order (:func:`canonical_order`,
+  a function of the rows' values only), so a fit does not depend on the
+  order of the rows it is given;
+* training visits each row as often as its weight (:func:`training_draws`):
+  integer weights repeat the row, fractional parts are drawn by systematic
+  sampling, so a row of weight 2.5 is visited twice or three times (2.5 in
+  expectation) and an epoch visits about ``sum(sample_weight)`` rows;
+* the statistics fitted after training are weighted sums over the rows
+  (GMM parameters, the members' moments), a weighted trimmed mean (the
+  AE/VAE error scales) and a weighted percentile (the contamination
+  threshold and Tukey's quartiles), each equal to its value on the
+  repeated rows.
 
 Rows of weight 0 are dropped before anything else, so a zero weight is the
-same as leaving the row out, bit for bit; equal weights are the same as no
+same as leaving the row out, bit for bit; weights of one are the same as no
 weights, bit for bit.
 """
 
 import numpy as np
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import _check_sample_weight
+
+# values hashed at once by canonical_order (2 MB of 64-bit words)
+_HASH_VALUES = 2**18
 
 
 def fit_rows_and_weights(X, sample_weight):
     """``(X, weights)`` for a fit: rows of zero weight dropped, and
-    ``weights`` None where the remaining weights are all equal."""
+    ``weights`` None where the remaining weights are all one."""
     if sample_weight is None:
         return X, None
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
@@ -36,32 +45,83 @@ def fit_rows_and_weights(X, sample_weight):
         )
     if not np.all(keep):
         X, weights = X[keep], weights[keep]
-    if np.all(weights == weights[0]):
+    if np.all(weights == 1.0):
         return X, None
-    return X, weights / np.mean(weights)
+    if np.sum(weights) < 2.0:
+        raise ValueError(
+            "sample_weight counts copies of rows (a weight of 2 trains on the row "
+            "as on two copies of it), so an epoch visits sum(sample_weight) rows; "
+            f"the weights sum to {np.sum(weights):.3g}, less than two rows. Scale "
+            "them, for example to sum to the number of rows."
+        )
+    return X, weights
 
 
-def epoch_order(rng, n_rows, weights):
-    """Row indices of one training epoch: a permutation, or with weights a
-    weighted draw of ``n_rows`` indices with replacement."""
+def canonical_order(X):
+    """Indices of the rows of ``X`` in an order set by their values alone.
+
+    Rows are sorted by a 64-bit hash of their float64 bits (a sum of the
+    bits times fixed odd constants, modulo 2**64, so exact whatever the
+    summation order), read about ``_HASH_VALUES`` values at a time (a
+    memory-mapped ``X`` is never copied whole). Equal rows get equal keys,
+    and the sort
+    is stable, so the same rows given in any order (or repeated) come out
+    as the same sequence of values."""
+    n_rows = X.shape[0]
+    width = int(np.prod(X.shape[1:]))
+    multipliers = np.random.RandomState(width).randint(
+        0, 2**62, size=width, dtype=np.int64
+    ).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.empty(n_rows, dtype=np.uint64)
+    for rows in gen_batches(n_rows, max(1, _HASH_VALUES // width)):
+        values = np.array(X[rows], dtype=np.float64, order="C").reshape(-1, width)
+        values += 0.0  # -0.0 becomes 0.0: one value, one key
+        bits = values.view(np.uint64)
+        bits *= multipliers
+        keys[rows] = np.sum(bits, axis=1, dtype=np.uint64)
+    return np.argsort(keys, kind="stable")
+
+
+def training_draws(X, weights, rng):
+    """Row indices that one pass over the training data visits, in
+    :func:`canonical_order`: each row once, or each row as often as its
+    weight. A weight's integer part repeats the row; the fractional parts
+    are drawn by systematic sampling (one uniform offset ``u`` from
+    ``rng``, drawn only when some weight is fractional), so a row of weight
+    ``w`` is visited ``floor(w)`` or ``ceil(w)`` times, ``w`` in
+    expectation, and the rows of a pass total ``sum(weights)`` rounded."""
+    order = canonical_order(X)
     if weights is None:
-        return rng.permutation(n_rows)
-    return rng.choice(n_rows, size=n_rows, p=weights / np.sum(weights))
+        return order
+    w = weights[order]
+    cumulative = np.cumsum(w)
+    offset = 0.0 if np.all(w == np.floor(w)) else rng.random_sample()
+    # the points offset + k (k = 0, 1, ...) that fall in each row's interval
+    # (cumulative[i] - w[i], cumulative[i]] of the cumulative weight
+    ends = np.ceil(cumulative - offset).astype(np.int64)
+    counts = np.diff(ends, prepend=0)
+    return np.repeat(order, counts)
 
 
 def weighted_percentile(values, q, weights):
-    """``np.percentile(values, q)``, or with weights the weighted
-    inverted-CDF quantile: the smallest value whose cumulative weight
-    reaches ``q`` % of the total (for integer weights, the inverted-CDF
-    quantile of the values repeated as often as their weights)."""
+    """``np.percentile(values, q)``, or with weights the same linear
+    interpolation on the values repeated as often as their weights: of the
+    sorted values, the one at position ``h = (W - 1) * q / 100`` (``W`` the
+    total weight, a value covering ``weight`` positions) and the next,
+    interpolated by the fractional part of ``h``. For integer weights it
+    is ``np.percentile`` of the repeated values."""
     if weights is None:
         return np.percentile(values, q)
+    values = np.asarray(values, dtype=np.float64)
     order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    targets = np.asarray(q, dtype=np.float64) / 100.0 * cumulative[-1]
-    index = np.searchsorted(cumulative, targets, side="left")
-    return np.asarray(values)[order][np.minimum(index, len(values) - 1)]
-
+    sorted_values, cumulative = values[order], np.cumsum(weights[order])
+    positions = np.asarray(q, dtype=np.float64) / 100.0 * (cumulative[-1] - 1.0)
+    below = np.floor(positions)
+    last = len(values) - 1
+    # the value at position k covers k when its cumulative weight exceeds k
+    lower = sorted_values[np.minimum(np.searchsorted(cumulative, below, side="right"), last)]
+    upper = sorted_values[np.minimum(np.searchsorted(cumulative, below + 1, side="right"), last)]
+    return lower + (upper - lower) * (positions - below)
 
 
 def weighted_trimmed_mean(values, fraction, weights):
@@ -76,7 +136,7 @@ def weighted_trimmed_mean(values, fraction, weights):
     order = np.argsort(values, axis=0, kind="stable")
     cumulative = np.cumsum(w[order], axis=0)
     total = cumulative[-1:]
-    # the relative slack absorbs the rounding of weights normalised to mean 1
+    # the relative slack absorbs the rounding of sums of fractional weights
     kept_weight = total - np.floor(fraction * total * (1 + 1e-12))
     last = np.argmax(cumulative >= kept_weight * (1 - 1e-12), axis=0)
     kth = np.take_along_axis(values, np.take_along_axis(order, last[np.newaxis], axis=0), axis=0)

@@ -1,6 +1,6 @@
-"""``fit(X, y=None, sample_weight=None)`` as in IsolationForest: weights scale
-a row's share of the training loss, of the fitted statistics and of the
-contamination percentile."""
+"""``fit(X, y=None, sample_weight=None)`` as in IsolationForest, with
+scikit-learn's meaning of a weight: it counts copies of its row. Integer
+weights give the fit on the repeated rows, in whatever order either comes."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,12 @@ from sklearn_daml import (
     VAEGMMOutlierDetector,
     VAEOutlierDetector,
 )
-from sklearn_daml._weights import weighted_percentile, weighted_trimmed_mean
+from sklearn_daml._weights import (
+    canonical_order,
+    training_draws,
+    weighted_percentile,
+    weighted_trimmed_mean,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -42,12 +47,76 @@ def test_zero_weight_is_leaving_the_row_out(detector, blobs):
 
 
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
-def test_equal_weights_are_no_weights(detector, blobs):
+def test_integer_weights_are_repeated_rows_in_any_order(detector, blobs):
     X, _ = blobs
-    plain = clone(detector).fit(X)
-    weighted = clone(detector).fit(X, sample_weight=np.full(len(X), 2.5))
+    weights = _weights(len(X), seed=4)
+    weights[::5] = 0.0
+    shuffled = np.random.RandomState(1).permutation(len(X))
+    weighted = clone(detector).fit(X[shuffled], sample_weight=weights[shuffled])
+    repeated = clone(detector).fit(np.repeat(X, weights.astype(int), axis=0))
+    # the same training batches; the fitted statistics differ by rounding only
+    np.testing.assert_allclose(weighted.score_samples(X), repeated.score_samples(X), rtol=1e-9)
+    assert weighted.offset_ == pytest.approx(repeated.offset_, rel=1e-9)
+    # a weight of 2 everywhere is every row twice, not the unweighted fit
+    doubled = clone(detector).fit(X, sample_weight=np.full(len(X), 2.0))
+    twice = clone(detector).fit(np.vstack([X, X]))
+    np.testing.assert_allclose(doubled.score_samples(X), twice.score_samples(X), rtol=1e-9)
+    assert not np.allclose(doubled.score_samples(X), clone(detector).fit(X).score_samples(X))
+
+
+@pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
+def test_row_order_does_not_change_the_fit(detector, blobs):
+    X, _ = blobs
+    reordered = X[np.random.RandomState(2).permutation(len(X))]
+    a, b = clone(detector).fit(X), clone(detector).fit(reordered)
+    for wa, wb in zip(a.model_.get_weights(), b.model_.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-9)
+
+
+def test_weights_of_one_are_no_weights(blobs):
+    X, _ = blobs
+    det = AEGMMOutlierDetector(epochs=2, random_state=0)
+    plain = clone(det).fit(X)
+    weighted = clone(det).fit(X, sample_weight=np.ones(len(X)))
     np.testing.assert_array_equal(weighted.score_samples(X), plain.score_samples(X))
     assert weighted.offset_ == plain.offset_
+
+
+def test_canonical_order_depends_on_the_values_only():
+    rng = np.random.RandomState(0)
+    # more rows than are hashed at once, with repeated rows and a -0.0
+    X = rng.normal(size=(20_000, 30))
+    X[5000:5100] = X[:100]
+    X[7, 1], X[8] = 0.0, X[7]
+    X[8, 1] = -0.0
+    perm = rng.permutation(len(X))
+    np.testing.assert_array_equal(X[canonical_order(X)], X[perm][canonical_order(X[perm])])
+    # a 3-D batch of windows is ordered by its flattened rows
+    windows = X[:600].reshape(200, 3, 30)
+    np.testing.assert_array_equal(
+        canonical_order(windows), canonical_order(windows.reshape(200, 90))
+    )
+
+
+def test_training_draws_repeat_and_sample_the_weights():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 2))
+    order = canonical_order(X)
+    np.testing.assert_array_equal(training_draws(X, None, rng), order)
+    counts = rng.randint(1, 5, size=40).astype(float)
+    state = rng.get_state()
+    draws = training_draws(X, counts, rng)
+    np.testing.assert_array_equal(draws, np.repeat(order, counts[order].astype(int)))
+    assert rng.get_state()[2] == state[2]  # integer weights draw nothing
+    # fractional weights: floor or ceil of each weight, the weight on average
+    weights = rng.uniform(0.2, 3.0, size=40)
+    visits = np.array(
+        [np.bincount(training_draws(X, weights, rng), minlength=40) for _ in range(4000)]
+    )
+    assert np.all(visits >= np.floor(weights)) and np.all(visits <= np.ceil(weights))
+    np.testing.assert_allclose(visits.mean(axis=0), weights, atol=0.05)
+    assert set(visits.sum(axis=1)) <= {np.floor(weights.sum()), np.ceil(weights.sum())}
 
 
 def test_seq2seq_takes_sample_weight():
@@ -65,13 +134,13 @@ def test_offset_is_the_weighted_percentile(contamination, blobs):
     weights = _weights(len(X), seed=1)
     det = AEGMMOutlierDetector(epochs=4, contamination=contamination, random_state=0)
     det.fit(X, sample_weight=weights)
-    # integer weights: the inverted-CDF percentile of the rows repeated
+    # integer weights: numpy's percentile of the rows repeated
     repeated = np.repeat(det.score_samples(X), weights.astype(int))
     if contamination == "auto":
-        q1, q3 = np.percentile(repeated, [25, 75], method="inverted_cdf")
+        q1, q3 = np.percentile(repeated, [25, 75])
         expected = q1 - 1.5 * (q3 - q1)
     else:
-        expected = np.percentile(repeated, 10, method="inverted_cdf")
+        expected = np.percentile(repeated, 10)
     assert det.offset_ == pytest.approx(expected, rel=1e-12)
 
 
@@ -79,9 +148,15 @@ def test_weighted_percentile_against_numpy():
     rng = np.random.RandomState(0)
     values, weights = rng.normal(size=50), rng.randint(1, 5, size=50).astype(float)
     for q in [0, 3, 25, 50, 97.5, 100]:
-        expected = np.percentile(np.repeat(values, weights.astype(int)), q, method="inverted_cdf")
-        assert weighted_percentile(values, q, weights) == expected
+        expected = np.percentile(np.repeat(values, weights.astype(int)), q)
+        assert weighted_percentile(values, q, weights) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(
+        weighted_percentile(values, [10, 60], weights), np.percentile(np.repeat(values, weights.astype(int)), [10, 60]), rtol=1e-12
+    )
     assert weighted_percentile(values, 30, None) == np.percentile(values, 30)
+    # doubled weights: the values repeated twice as often
+    expected = np.percentile(np.repeat(values, 2 * weights.astype(int)), 40)
+    assert weighted_percentile(values, 40, 2 * weights) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.3])
@@ -148,20 +223,19 @@ def test_ae_error_scales_are_weighted_trimmed_means(blobs):
 
 
 def test_weights_act_as_repetition():
-    # 20 rows of a second cluster among 300, weighted x10, become about as
-    # normal as when repeated 10 times (measured: median score of the small
-    # cluster -3.85 unweighted, -1.19 weighted, -0.45 repeated)
+    # 20 rows of a second cluster among 300, weighted x10, become as normal
+    # as when repeated 10 times, and far more normal than unweighted
     rng = np.random.RandomState(0)
     main = rng.normal(size=(300, 4))
     small = rng.normal(size=(20, 4)) * 0.5 + 4.0
     X = np.vstack([main, small])
     det = AEOutlierDetector(n_estimators=3, epochs=40, random_state=0)
-    plain = np.median(clone(det).fit(X).score_samples(small))
+    plain = clone(det).fit(X).score_samples(small)
     weights = np.r_[np.ones(300), np.full(20, 10.0)]
-    weighted = np.median(clone(det).fit(X, sample_weight=weights).score_samples(small))
-    repeated = np.median(clone(det).fit(np.vstack([main] + [small] * 10)).score_samples(small))
-    assert weighted - plain > 1.0 and repeated - plain > 1.0
-    assert weighted - plain == pytest.approx(repeated - plain, rel=0.5)
+    weighted = clone(det).fit(X, sample_weight=weights).score_samples(small)
+    repeated = clone(det).fit(np.vstack([main] + [small] * 10)).score_samples(small)
+    np.testing.assert_allclose(weighted, repeated, rtol=1e-9)
+    assert np.median(weighted) - np.median(plain) > 1.0
 
 
 @pytest.mark.parametrize(
@@ -170,8 +244,9 @@ def test_weights_act_as_repetition():
         (-np.ones(210), "(?i)negative"),
         (np.ones(5), "shape|length|inconsistent|samples"),
         (np.r_[1.0, np.zeros(209)], "at least two rows"),
+        (np.full(210, 1e-3), "sum to 0.21"),
     ],
-    ids=["negative", "wrong-length", "one-positive"],
+    ids=["negative", "wrong-length", "one-positive", "sum-below-two"],
 )
 def test_bad_weights_are_named(sample_weight, match, blobs):
     X, _ = blobs
