@@ -62,6 +62,13 @@ def test_fit_is_quiet_when_tensorflow_was_imported_first(first):
 
 
 def test_users_own_tensorflow_messages_still_show():
+    # the control: TensorFlow alone. oneDNN (and its remapper's message) is on
+    # only where TensorFlow enables it for the CPU (not on an AVX2-only AMD
+    # EPYC, for one); where the user's function prints nothing by itself,
+    # there is no message whose survival could be checked
+    control = _stderr_of(f"import tensorflow as tf\n{_USER_FUNCTION}")
+    if "Not handling type DT_DOUBLE" not in control:
+        pytest.skip("this machine's TensorFlow prints no oneDNN remapper message")
     stderr = _stderr_of(
         f"import sys\nimport tensorflow as tf\n{_FIT}\n"
         f"print({_MARK!r}, file=sys.stderr, flush=True)\n{_USER_FUNCTION}"
