@@ -63,10 +63,9 @@ def canonical_order(X):
     Rows are sorted by a 64-bit hash of their float64 bits (a sum of the
     bits times fixed odd constants, modulo 2**64, so exact whatever the
     summation order), read about ``_HASH_VALUES`` values at a time (a
-    memory-mapped ``X`` is never copied whole). Equal rows get equal keys,
-    and the sort
-    is stable, so the same rows given in any order (or repeated) come out
-    as the same sequence of values."""
+    memory-mapped ``X`` is never copied whole). Equal rows get equal keys
+    and the sort is stable, so the same rows given in any order (or
+    repeated) come out as the same sequence of values."""
     n_rows = X.shape[0]
     width = int(np.prod(X.shape[1:]))
     multipliers = np.random.RandomState(width).randint(
@@ -89,7 +88,8 @@ def training_draws(X, weights, rng):
     are drawn by systematic sampling (one uniform offset ``u`` from
     ``rng``, drawn only when some weight is fractional), so a row of weight
     ``w`` is visited ``floor(w)`` or ``ceil(w)`` times, ``w`` in
-    expectation, and the rows of a pass total ``sum(weights)`` rounded."""
+    expectation, and a pass visits ``floor`` or ``ceil`` of ``sum(weights)``
+    rows."""
     order = canonical_order(X)
     if weights is None:
         return order
