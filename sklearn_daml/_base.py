@@ -24,7 +24,7 @@ from ._dask import dask_blocks
 from ._tensorflow import float64_function, import_tensorflow, start_runtime_quietly
 from ._networks import check_net, instantiate_net
 from ._seeding import seeded as _seeded
-from ._weights import fit_rows_and_weights, training_draws, weighted_percentile
+from ._weights import canonical_order, fit_rows_and_weights, training_draws, weighted_percentile
 
 tf = import_tensorflow()
 import keras  # noqa: E402
@@ -201,6 +201,7 @@ class BaseDeepDetector(BaseEstimator):
             raise
         finally:
             del self._sample_weight
+            self.__dict__.pop("_order", None)
             self.__dict__.pop("_draws", None)
         return self
 
@@ -212,9 +213,11 @@ class BaseDeepDetector(BaseEstimator):
 
     def _fit_training(self, X):
         """The fit proper, on validated rows (``_sample_weight`` is set;
-        ``_draws`` holds the rows a training pass visits, in canonical order)."""
+        ``_order`` is the rows' canonical order, ``_draws`` the rows a
+        training pass visits, in that order)."""
         with _seeded(self.random_state) as rng:
-            self._draws = training_draws(X, self._sample_weight, rng)
+            self._order = canonical_order(X)
+            self._draws = training_draws(self._order, self._sample_weight, rng)
             self.model_ = self._build_model(X)
             self.loss_curve_, self.validation_loss_curve_ = self._train(X, rng)
             self.n_iter_ = len(self.loss_curve_)

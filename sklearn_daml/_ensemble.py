@@ -36,7 +36,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import _DTYPE, FeatureScoresMixin, _compile, tf
 from ._networks import instantiate_net
-from ._weights import canonical_order, weighted_trimmed_mean
+from ._weights import weighted_trimmed_mean
 from .models.ensemble import ensemble_dense_stack
 
 # floors of the fitted scales, relative to their typical size: a feature (or a
@@ -185,7 +185,7 @@ class MembersMixin:
         rows = slice(None)
         if X.shape[0] > _SCALE_ROWS:
             drawn = rng.choice(X.shape[0], _SCALE_ROWS, replace=False)
-            rows = np.sort(canonical_order(X)[drawn])
+            rows = np.sort(self._order[drawn])
             weights = None if weights is None else weights[rows]
         errors = self._map_batches(_compile(member_errors, X.shape[1]), X[rows])
         scale = weighted_trimmed_mean(errors, trim_fraction, weights)

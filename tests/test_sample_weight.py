@@ -103,16 +103,16 @@ def test_training_draws_repeat_and_sample_the_weights():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 2))
     order = canonical_order(X)
-    np.testing.assert_array_equal(training_draws(X, None, rng), order)
+    np.testing.assert_array_equal(training_draws(order, None, rng), order)
     counts = rng.randint(1, 5, size=40).astype(float)
     state = rng.get_state()
-    draws = training_draws(X, counts, rng)
+    draws = training_draws(order, counts, rng)
     np.testing.assert_array_equal(draws, np.repeat(order, counts[order].astype(int)))
     assert rng.get_state()[2] == state[2]  # integer weights draw nothing
     # fractional weights: floor or ceil of each weight, the weight on average
     weights = rng.uniform(0.2, 3.0, size=40)
     visits = np.array(
-        [np.bincount(training_draws(X, weights, rng), minlength=40) for _ in range(4000)]
+        [np.bincount(training_draws(order, weights, rng), minlength=40) for _ in range(4000)]
     )
     assert np.all(visits >= np.floor(weights)) and np.all(visits <= np.ceil(weights))
     np.testing.assert_allclose(visits.mean(axis=0), weights, atol=0.05)
