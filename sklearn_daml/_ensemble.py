@@ -217,10 +217,10 @@ class ReconstructionEnsembleMixin(MembersMixin, FeatureScoresMixin):
         self.feature_scale_ = self._fit_feature_scale(
             X, rng, self._feature_errors, self.trim_fraction
         )
+        # a captured tensor, not a graph constant: Grappler would rewrite the
+        # division by a constant (the moments' last bits, as fitted so far)
         scale_t = tf.constant(self.feature_scale_)
-        self._fit_member_moments(
-            X, lambda x: tf.reduce_mean(self._feature_errors(x) / scale_t, axis=-1)
-        )
+        self._fit_member_moments(X, lambda x: self._member_scores(x, scale_t))
 
     def _member_loss(self, row_losses):
         """Training loss from the ``(n, n_members)`` row losses of a batch:
@@ -233,10 +233,13 @@ class ReconstructionEnsembleMixin(MembersMixin, FeatureScoresMixin):
         averaged over the members."""
         return tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=1)
 
+    def _member_scores(self, x, scale):
+        """Each member's mean error normalised by ``scale`` (the fitted
+        ``feature_scale_``), ``(n, n_members)``."""
+        return tf.reduce_mean(self._feature_errors(x) / scale, axis=-1)
+
     def _outlier_score(self, x):
-        return self._member_average(
-            tf.reduce_mean(self._feature_errors(x) / self.feature_scale_, axis=-1)
-        )
+        return self._member_average(self._member_scores(x, self.feature_scale_))
 
 
 def _floored(values, typical):

@@ -82,9 +82,9 @@ def canonical_order(X):
 
 
 def training_draws(order, weights, rng):
-    """Row indices that one pass over the training data visits, in the
-    order ``order`` (the rows' :func:`canonical_order`): each row once, or each row as often as its
-    weight. A weight's integer part repeats the row; the fractional parts
+    """Row indices that one pass over the training data visits, in
+    ``order`` (the rows' :func:`canonical_order`): each row once, or each
+    row as often as its weight. A weight's integer part repeats the row; the fractional parts
     are drawn by systematic sampling (one uniform offset ``u`` from
     ``rng``, drawn only when some weight is fractional), so a row of weight
     ``w`` is visited ``floor(w)`` or ``ceil(w)`` times, ``w`` in

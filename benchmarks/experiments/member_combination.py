@@ -37,7 +37,6 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sklearn_daml._base import _compile
@@ -47,11 +46,10 @@ from .variants import DETECTORS, split_args, splits
 
 def member_score_fn(det):
     """``x -> (n, n_members)``: each member's outlier score, as the detector
-    feeds it to its member average."""
+    feeds it to its member average (the GMM detectors' energies)."""
     if hasattr(det, "_energies"):
         return det._energies
-    scale = tf.constant(det.feature_scale_)
-    return lambda x: tf.reduce_mean(det._feature_errors(x) / scale, axis=-1)
+    return lambda x: det._member_scores(x, det.feature_scale_)
 
 
 def combinations(s_train, s_test, mean, std):
@@ -101,36 +99,34 @@ def other_states(name, A, B, yte, states):
     ])
 
 
+def rules(name, A, B, yte, seed):
+    """One fit scored with every combination rule, and each member alone."""
+    det = DETECTORS[name](random_state=seed)
+    start = time.perf_counter()
+    det.fit(A)
+    out = dict(t=round(time.perf_counter() - start, 1))
+    fn = _compile(member_score_fn(det), A.shape[1])
+    s_train, s_test = det._map_batches(fn, A), det._map_batches(fn, B)
+    combined = combinations(s_train, s_test, det.member_mean_, det.member_std_)
+    for rule, s in combined.items():
+        out[rule] = [roc_auc_score(yte, s), average_precision_score(yte, s)]
+    out["check"] = float(np.max(np.abs(-det.score_samples(B) - combined["mean_z"])))
+    out["members"] = [roc_auc_score(yte, s_test[:, m]) for m in range(s_test.shape[1])]
+    return out
+
+
 def main(argv):
     name = argv[0]
     seeds, regimes, tables, rest = split_args(argv[1:])
     mode = rest.get("mode", "rules")
     for ds, seed, regime, A, B, yte in splits(seeds, regimes, tables):
-        if mode != "rules":
-            if mode == "states":
-                states = [int(s) for s in rest["states"].split(",")]
-                result = other_states(name, A, B, yte, states)
-            else:
-                fn = independent if mode == "independent" else other_noise
-                result = fn(name, A, B, yte, seed)
-            rec = dict(ds=ds, seed=seed, regime=regime, **result)
-            print(json.dumps(rec), flush=True)
-            continue
-        det = DETECTORS[name](random_state=seed)
-        start = time.perf_counter()
-        det.fit(A)
-        t = time.perf_counter() - start
-        fn = _compile(member_score_fn(det), A.shape[1])
-        s_train, s_test = det._map_batches(fn, A), det._map_batches(fn, B)
-        rec = dict(ds=ds, seed=seed, regime=regime, t=round(t, 1))
-        library = -det.score_samples(B)
-        for rule, s in combinations(s_train, s_test, det.member_mean_, det.member_std_).items():
-            rec[rule] = [roc_auc_score(yte, s), average_precision_score(yte, s)]
-        rec["check"] = float(np.max(np.abs(library - combinations(
-            s_train, s_test, det.member_mean_, det.member_std_)["mean_z"])))
-        single = [roc_auc_score(yte, s_test[:, m]) for m in range(s_test.shape[1])]
-        rec["members"] = single
-        print(json.dumps(rec), flush=True)
+        if mode == "states":
+            states = [int(s) for s in rest["states"].split(",")]
+            result = other_states(name, A, B, yte, states)
+        else:
+            fn = {"rules": rules, "independent": independent, "noise": other_noise}[mode]
+            result = fn(name, A, B, yte, seed)
+        print(json.dumps(dict(ds=ds, seed=seed, regime=regime, **result)), flush=True)
 
 
 if __name__ == "__main__":
