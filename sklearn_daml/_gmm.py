@@ -15,6 +15,7 @@ from ._base import (
     BaseAutoencoderDetector,
     FeatureScoresMixin,
     TrainingDivergedError,
+    _compile,
     _diverged_message,
     tf,
 )
@@ -195,18 +196,32 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             self.feature_scale_ = self._fit_feature_scale(
                 X, rng, self._member_errors, _ERROR_SCALE_TRIM
             )
-        self._set_gmm(self._gmm_from_statistics(X, lambda z, gamma: gamma))
-        for _ in range(self.em_steps):
-            params = [tf.constant(p) for p in (self.phi_, self.mu_, self.L_, self.log_det_cov_)]
-            self._set_gmm(
-                self._gmm_from_statistics(X, lambda z, gamma: gmm_responsibilities(z, *params))
-            )
+        dagmm = self._gmm_statistics(X, lambda z, gamma: gamma)
+        self._set_gmm(self._gmm_from_statistics(X, dagmm))
+        self._em_steps(X, self.em_steps)
         self._fit_member_moments(X, self._energies)
 
-    def _gmm_from_statistics(self, X, memberships):
-        """Mixture parameters from the training rows' features ``z`` and
-        ``memberships(z, gamma)`` (gamma: the estimation network's), with
-        sufficient statistics accumulated over row batches."""
+    def _em_steps(self, X, n_steps):
+        """``n_steps`` EM steps of every member's mixture on the training
+        rows' features, from the current one. The E-step reads the mixture
+        from variables, so one compiled pass serves every step (tracing a
+        pass costs several times running it)."""
+        if n_steps == 0:
+            return
+        names = ("phi_", "mu_", "L_", "log_det_cov_")
+        mixture = [tf.Variable(getattr(self, name), trainable=False) for name in names]
+        e_step = self._gmm_statistics(
+            X, lambda z, gamma: gmm_responsibilities(z, *(v.value() for v in mixture))
+        )
+        for _ in range(n_steps):
+            for variable, name in zip(mixture, names):
+                variable.assign(getattr(self, name))
+            self._set_gmm(self._gmm_from_statistics(X, e_step))
+
+    def _gmm_statistics(self, X, memberships):
+        """Compiled ``(x, w)`` to the weighted sufficient statistics of a
+        batch's features ``z`` under ``memberships(z, gamma)`` (gamma: the
+        estimation network's memberships)."""
 
         def statistics(x, w):
             z, gamma = self._gmm_pass(x)
@@ -216,6 +231,12 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             )
             return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
 
+        return _compile(statistics, X.shape[1], weighted=True)
+
+    def _gmm_from_statistics(self, X, statistics):
+        """Mixture parameters from the sufficient statistics that the
+        compiled ``statistics`` (:meth:`_gmm_statistics`) accumulates over
+        the row batches of ``X``."""
         totals = self._sum_over_batches(statistics, X)
         try:
             params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)

@@ -77,3 +77,26 @@ def test_em_steps_keep_refits_bit_identical(X):
 def test_em_steps_must_be_a_non_negative_integer(X):
     with pytest.raises(ValueError, match="em_steps"):
         AEGMMOutlierDetector(em_steps=-1).fit(X)
+
+
+@pytest.mark.parametrize("Detector", DETECTORS)
+def test_em_steps_share_one_compiled_pass(Detector, X, monkeypatch):
+    """Every EM step runs the same compiled E-step (it reads the mixture from
+    variables), so more steps compile nothing more; a compiled function has
+    a fixed signature and traces once, and a trace costs several passes."""
+    from sklearn_daml import _base, _ensemble, _gmm
+
+    compiled, compile_ = [], _base._compile
+
+    def counting(fn, *args, **kwargs):
+        compiled.append(fn)
+        return compile_(fn, *args, **kwargs)
+
+    for module in (_base, _gmm, _ensemble):
+        monkeypatch.setattr(module, "_compile", counting)
+    counts = []
+    for steps in (1, 6):
+        compiled.clear()
+        Detector(em_steps=steps, **SMALL).fit(X)
+        counts.append(len(compiled))
+    assert counts[0] == counts[1] > 0

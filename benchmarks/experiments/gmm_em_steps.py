@@ -14,8 +14,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_daml import AEGMMOutlierDetector, VAEGMMOutlierDetector
-from sklearn_daml._base import tf
-from sklearn_daml.models import gmm_responsibilities
 
 from .. import data
 
@@ -28,11 +26,7 @@ def scores_after_em_steps(det, X_train, X_test, step_counts):
     on a detector fitted with ``em_steps=0``."""
     done = 0
     for steps in step_counts:
-        for _ in range(steps - done):
-            params = [tf.constant(p) for p in (det.phi_, det.mu_, det.L_, det.log_det_cov_)]
-            det._set_gmm(
-                det._gmm_from_statistics(X_train, lambda z, g: gmm_responsibilities(z, *params))
-            )
+        det._em_steps(X_train, steps - done)
         done = steps
         det._compile_scorer()
         yield steps, -det.score_samples(X_test)
