@@ -81,8 +81,10 @@ def _input_ndim(X):
     return None if sp.issparse(X) else getattr(X, "ndim", None)
 
 
-def _compile(fn, n_features, weighted=False):
-    """``tf.function`` over float64 batches of ``n_features`` columns.
+def _compile(fn, *shapes, weighted=False):
+    """``tf.function`` over float64 batches, one argument per shape in
+    ``shapes``: of that many columns (an int) or of rows of that shape (a
+    tuple).
 
     The fixed signature means one trace per function. TensorFlow's retracing
     detector counts traces per code object, and every fit builds new
@@ -92,8 +94,11 @@ def _compile(fn, n_features, weighted=False):
     about float64 when the user imported TensorFlow first.
     """
     start_runtime_quietly()
-    spec = [tf.TensorSpec([None, n_features], tf.float64)]
-    if weighted:  # and a second argument, one weight per row
+    spec = [
+        tf.TensorSpec([None, *(shape if isinstance(shape, tuple) else [shape])], tf.float64)
+        for shape in shapes
+    ]
+    if weighted:  # and a last argument, one weight per row
         spec.append(tf.TensorSpec([None], tf.float64))
     return float64_function(tf.function(functools.partial(fn), input_signature=spec))
 
@@ -104,6 +109,16 @@ def _padded(x):
     if n_pad == 0:
         return x
     return np.concatenate([x, np.repeat(x[-1:], n_pad, axis=0)])
+
+
+def _summed(outputs):
+    """Sum of a sequence of tensors or tuples of tensors, accumulated in
+    NumPy float64 in the sequence's order."""
+    total = None
+    for output in outputs:
+        value = [t.numpy() for t in tf.nest.flatten(output)]
+        total = value if total is None else [a + b for a, b in zip(total, value)]
+    return total
 
 
 def _improved(loss, best_loss, tol):
@@ -441,12 +456,10 @@ class BaseDeepDetector(BaseEstimator):
         unweighted), accumulated in NumPy float64: statistics of the whole
         training set without holding per-row results for it."""
         weights = self._fit_weights(X.shape[0])
-        total = None
-        for sl in self._batches(X.shape[0]):
-            outputs = compiled(tf.constant(X[sl]), tf.constant(weights[sl]))
-            value = [t.numpy() for t in tf.nest.flatten(outputs)]
-            total = value if total is None else [a + b for a, b in zip(total, value)]
-        return total
+        return _summed(
+            compiled(tf.constant(X[sl]), tf.constant(weights[sl]))
+            for sl in self._batches(X.shape[0])
+        )
 
     def _fit_weights(self, n_rows):
         """Weights of the training rows during ``fit`` (ones when unweighted)."""

@@ -6,6 +6,7 @@ import numbers
 
 import keras
 import numpy as np
+from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -17,6 +18,7 @@ from ._base import (
     TrainingDivergedError,
     _compile,
     _diverged_message,
+    _summed,
     tf,
 )
 from ._ensemble import MEMBERS_CONSTRAINTS, MembersMixin, member_wise
@@ -36,6 +38,15 @@ _ERROR_SCALE_TRIM = 0.1
 # added to the mean scaled error (about 1 on a typical training row) before
 # its log, so an exactly reconstructed row has a finite feature
 _LOG_ERROR_FLOOR = 1e-12
+
+
+def _weighted_statistics(z, memberships, w):
+    """Row count and sufficient statistics of ``z`` under ``memberships``,
+    each row weighted by ``w``."""
+    _, sum_gamma, sum_gamma_z, sum_gamma_zz = gmm_sufficient_statistics(
+        z, memberships * w[:, None, None]
+    )
+    return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
 
 
 class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector):
@@ -196,48 +207,70 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             self.feature_scale_ = self._fit_feature_scale(
                 X, rng, self._member_errors, _ERROR_SCALE_TRIM
             )
-        dagmm = self._gmm_statistics(X, lambda z, gamma: gamma)
-        self._set_gmm(self._gmm_from_statistics(X, dagmm))
-        self._em_steps(X, self.em_steps)
+        features, shapes = self._training_features(X)
+        dagmm = _compile(_weighted_statistics, *shapes, weighted=True)
+        self._set_gmm(self._gmm_params(_summed(dagmm(z, gamma, w) for z, gamma, w in features())))
+        self._em_steps(features, shapes[0], self.em_steps)
         self._fit_member_moments(X, self._energies)
 
-    def _em_steps(self, X, n_steps):
-        """``n_steps`` EM steps of every member's mixture on the training
-        rows' features, from the current one. The E-step reads the mixture
-        from variables, so one compiled pass serves every step (tracing a
-        pass costs several times running it)."""
+    def _em_steps(self, features, shape, n_steps):
+        """``n_steps`` EM steps of every member's mixture, from the current
+        one, on the training rows' ``features()`` (:meth:`_training_features`;
+        ``shape``: that of a row of ``z``). The E-step reads the mixture from
+        variables, so one compiled function serves every step (a trace costs
+        several passes)."""
         if n_steps == 0:
             return
         names = ("phi_", "mu_", "L_", "log_det_cov_")
         mixture = [tf.Variable(getattr(self, name), trainable=False) for name in names]
-        e_step = self._gmm_statistics(
-            X, lambda z, gamma: gmm_responsibilities(z, *(v.value() for v in mixture))
-        )
+
+        def e_step(z, w):
+            gamma = gmm_responsibilities(z, *(v.value() for v in mixture))
+            return _weighted_statistics(z, gamma, w)
+
+        e_step = _compile(e_step, shape, weighted=True)
         for _ in range(n_steps):
             for variable, name in zip(mixture, names):
                 variable.assign(getattr(self, name))
-            self._set_gmm(self._gmm_from_statistics(X, e_step))
+            self._set_gmm(self._gmm_params(_summed(e_step(z, w) for z, _, w in features())))
 
-    def _gmm_statistics(self, X, memberships):
-        """Compiled ``(x, w)`` to the weighted sufficient statistics of a
-        batch's features ``z`` under ``memberships(z, gamma)`` (gamma: the
-        estimation network's memberships)."""
+    def _training_features(self, X):
+        """``(features, shapes)``: ``features()`` gives, per row batch, the
+        mixture's input ``z``, the estimation network's memberships
+        ``gamma`` (every noise copy of a row, copy-major) and the rows'
+        weights; ``shapes`` are those of a row of ``z`` and of ``gamma``.
 
-        def statistics(x, w):
+        The batches are kept when they take at most scikit-learn's
+        ``working_memory``, so the network runs once for the mixture and all
+        its EM steps; otherwise ``features()`` computes them again (the same
+        values)."""
+        shapes = (
+            (self._n_members(), self._resolved_latent_dim(X.shape[1]) + self.n_recon_features_
+             + self.scaled_error),
+            (self._n_members(), self.n_gmm),
+        )
+
+        def batch(x, w):
             z, gamma = self._gmm_pass(x)
-            w = tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
-            _, sum_gamma, sum_gamma_z, sum_gamma_zz = gmm_sufficient_statistics(
-                z, memberships(z, gamma) * w[:, None, None]
+            return z, gamma, tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
+
+        compiled = _compile(batch, X.shape[1], weighted=True)
+        weights = self._fit_weights(X.shape[0])
+
+        def features():
+            return (
+                compiled(tf.constant(X[sl]), tf.constant(weights[sl]))
+                for sl in self._batches(X.shape[0])
             )
-            return tf.reduce_sum(w), sum_gamma, sum_gamma_z, sum_gamma_zz
 
-        return _compile(statistics, X.shape[1], weighted=True)
+        row_bytes = 8 * self._n_score_samples() * (1 + sum(math.prod(s) for s in shapes))
+        if row_bytes * X.shape[0] > get_config()["working_memory"] * 2**20:
+            return features, shapes
+        kept = list(features())
+        return (lambda: kept), shapes
 
-    def _gmm_from_statistics(self, X, statistics):
-        """Mixture parameters from the sufficient statistics that the
-        compiled ``statistics`` (:meth:`_gmm_statistics`) accumulates over
-        the row batches of ``X``."""
-        totals = self._sum_over_batches(statistics, X)
+    def _gmm_params(self, totals):
+        """Mixture parameters from summed sufficient statistics."""
         try:
             params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
         except tf.errors.InvalidArgumentError as exc:

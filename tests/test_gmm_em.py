@@ -100,3 +100,19 @@ def test_em_steps_share_one_compiled_pass(Detector, X, monkeypatch):
         Detector(em_steps=steps, **SMALL).fit(X)
         counts.append(len(compiled))
     assert counts[0] == counts[1] > 0
+
+
+@pytest.mark.parametrize("Detector", DETECTORS)
+def test_kept_and_recomputed_features_give_the_same_fit(Detector, X, monkeypatch):
+    """The mixture and its EM steps run on the training rows' features, kept
+    in memory when they fit in ``working_memory`` and otherwise computed
+    again for every step: bit for bit the same detector."""
+    from sklearn_daml import _gmm
+
+    params = dict(SMALL, em_steps=3)
+    kept = Detector(**params).fit(X)
+    monkeypatch.setattr(_gmm, "get_config", lambda: {"working_memory": 0})
+    recomputed = Detector(**params).fit(X)
+    for name in ("phi_", "mu_", "cov_", "member_mean_", "member_std_"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(recomputed, name))
+    np.testing.assert_array_equal(kept.score_samples(X), recomputed.score_samples(X))

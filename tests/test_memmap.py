@@ -49,7 +49,8 @@ def test_fit_on_memmap_makes_no_whole_copy(tmp_path, monkeypatch):
     seeded sample of at most ``_SCALE_ROWS`` rows, a bound that does not
     grow with the data (20,000 rows x 5 members x 64 features here, about
     five times that in sort temporaries). It is set small here so the count
-    sees the rest of the fit."""
+    sees the rest of the fit. The GMM features kept for the EM steps are
+    TensorFlow tensors, bounded by ``working_memory``, and not counted."""
     monkeypatch.setattr(ensemble, "_SCALE_ROWS", 200)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(50_000, 64))
