@@ -449,12 +449,12 @@ class BaseDeepDetector(BaseEstimator):
     def _fit_extra(self, X, rng):
         """Learn what scoring needs besides the weights (GMM, noise)."""
 
-    def _sum_over_batches(self, compiled, X):
-        """Sum over the row batches of ``X`` of ``compiled(x, w)`` (a function
-        compiled by ``_compile(..., weighted=True)`` returning a tensor or a
-        tuple of tensors; ``w`` holds the batch's fit weights, ones when
-        unweighted), accumulated in NumPy float64: statistics of the whole
-        training set without holding per-row results for it."""
+    def _sum_over_batches(self, fn, X):
+        """Sum over the row batches of ``X`` of the compiled ``fn(x, w)`` (a
+        tensor or a tuple of tensors; ``w`` holds the batch's fit weights,
+        ones when unweighted), accumulated in NumPy float64: statistics of
+        the whole training set without holding per-row results for it."""
+        compiled = _compile(fn, X.shape[1], weighted=True)
         weights = self._fit_weights(X.shape[0])
         return _summed(
             compiled(tf.constant(X[sl]), tf.constant(weights[sl]))

@@ -168,9 +168,7 @@ class MembersMixin:
             w = w[:, None]
             return tf.stack([tf.reduce_sum(w * s, axis=0), tf.reduce_sum(w * tf.square(s), axis=0)])
 
-        (moments,) = self._sum_over_batches(
-            _compile(member_moments, X.shape[1], weighted=True), X
-        )
+        (moments,) = self._sum_over_batches(member_moments, X)
         first, second = moments / total_weight
         self.member_mean_ = first
         std = np.sqrt(np.maximum(second - np.square(first), 0.0))

@@ -24,9 +24,10 @@ def scores_after_em_steps(det, X_train, X_test, step_counts):
     """``(steps, outlier scores of X_test)`` after each total number of EM
     steps in ``step_counts`` (increasing), the steps run as ``fit`` runs them
     on a detector fitted with ``em_steps=0``."""
+    features, shapes = det._training_features(X_train)
     done = 0
     for steps in step_counts:
-        det._em_steps(X_train, steps - done)
+        det._em_steps(features, shapes[0], steps - done)
         done = steps
         det._compile_scorer()
         yield steps, -det.score_samples(X_test)
