@@ -1,9 +1,10 @@
-"""Issue 9 experiment: trimmed-likelihood EM for the GMM detectors' mixtures
-(run by hand).
+"""Issue 9 experiment: robust EM for the GMM detectors' mixtures (trimmed
+likelihood, a noise component; run by hand).
 
 Each run trains the default detector once with ``em_steps=0`` (the mixture
 DAGMM's memberships give), then refines copies of that mixture by 10 EM
-steps in two ways and scores both, so the variants differ only by the EM:
+steps in each of the ways below and scores each, so the variants differ
+only by the EM:
 
 - ``em``: the detector's own EM steps (the default, ``em_steps=10``);
 - ``trimK``: trimmed-likelihood EM (Neykov et al., "Robust fitting of
@@ -32,9 +33,9 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from sklearn_daml._base import _summed
 from sklearn_daml.models.gmm import (
     gmm_energy,
-    gmm_params_from_statistics,
     gmm_responsibilities,
     gmm_sufficient_statistics,
 )
@@ -44,9 +45,19 @@ from .variants import DETECTORS, split_args, splits
 _NAMES = ("phi_", "mu_", "cov_", "L_", "log_det_cov_")
 
 
+def _mixture_variables(det):
+    """Variables holding ``det``'s mixture, for E-steps compiled once."""
+    return [tf.Variable(getattr(det, name), trainable=False) for name in _NAMES]
+
+
+def _load(mixture, det):
+    for variable, name in zip(mixture, _NAMES):
+        variable.assign(getattr(det, name))
+
+
 def trimmed_em_steps(det, features, n_steps, trim):
     """``n_steps`` trimmed EM steps of every member's mixture of ``det``."""
-    mixture = [tf.Variable(getattr(det, name), trainable=False) for name in _NAMES]
+    mixture = _mixture_variables(det)
 
     @tf.function
     def energy(z):
@@ -63,15 +74,10 @@ def trimmed_em_steps(det, features, n_steps, trim):
         return tf.reduce_sum(keep, axis=0), sum_gamma, sum_gamma_z, sum_gamma_zz
 
     for _ in range(n_steps):
-        for variable, name in zip(mixture, _NAMES):
-            variable.assign(getattr(det, name))
+        _load(mixture, det)
         energies = np.concatenate([energy(z).numpy() for z, _, _ in features()])
         q = tf.constant(np.quantile(energies, 1.0 - trim, axis=0))
-        totals = None
-        for z, _, w in features():
-            value = [t.numpy() for t in e_step(z, w, q)]
-            totals = value if totals is None else [a + b for a, b in zip(totals, value)]
-        n, *rest = totals
+        n, *rest = _summed(e_step(z, w, q) for z, _, w in features())
         det._set_gmm(det._gmm_params([n[:, None], *rest]))
 
 
@@ -81,7 +87,7 @@ def noise_em_steps(det, features, n_steps, start_share=0.05):
     z_all = np.concatenate([z.numpy() for z, _, _ in features()])  # (n, M, d)
     log_volume = tf.constant(np.sum(np.log(np.ptp(z_all, axis=0)), axis=-1))  # (M,)
     share = np.full(z_all.shape[1], start_share)
-    mixture = [tf.Variable(getattr(det, name), trainable=False) for name in _NAMES]
+    mixture = _mixture_variables(det)
     log_share = tf.Variable(np.log(share), trainable=False)
     log_rest = tf.Variable(np.log1p(-share), trainable=False)
 
@@ -99,13 +105,8 @@ def noise_em_steps(det, features, n_steps, start_share=0.05):
                 sum_gamma, sum_gamma_z, sum_gamma_zz)
 
     for _ in range(n_steps):
-        for variable, name in zip(mixture, _NAMES):
-            variable.assign(getattr(det, name))
-        totals = None
-        for z, _, w in features():
-            value = [t.numpy() for t in e_step(z, w)]
-            totals = value if totals is None else [a + b for a, b in zip(totals, value)]
-        n, n_noise, *rest = totals
+        _load(mixture, det)
+        n, n_noise, *rest = _summed(e_step(z, w) for z, _, w in features())
         share = n_noise / (n + n_noise)
         log_share.assign(np.log(share))
         log_rest.assign(np.log1p(-share))
@@ -122,17 +123,16 @@ def main(argv):
         det = DETECTORS[name](em_steps=0, random_state=seed).fit(A)
         features, shapes = det._training_features(A)
         start = {n: getattr(det, n) for n in _NAMES}
-        variants = [("em", None)] + [(f"trim{t}", t / 100) for t in trims]
-        variants += [("noise", "noise")] if noise else []
-        for label, trim in variants:
+        # each variant runs its 10 steps and returns extra fields of its record
+        variants = [("em", lambda: det._em_steps(features, shapes[0], 10))]
+        variants += [(f"trim{t}", lambda t=t: trimmed_em_steps(det, features, 10, t / 100))
+                     for t in trims]
+        if noise:
+            variants.append(("noise", lambda: {
+                "noise_share": noise_em_steps(det, features, 10).tolist()}))
+        for label, steps in variants:
             det._set_gmm([start[n] for n in _NAMES])
-            extra = {}
-            if trim is None:
-                det._em_steps(features, shapes[0], 10)
-            elif trim == "noise":
-                extra["noise_share"] = noise_em_steps(det, features, 10).tolist()
-            else:
-                trimmed_em_steps(det, features, 10, trim)
+            extra = steps() or {}
             det._fit_member_moments(A, det._energies)
             det._compile_scorer()
             s = -det.score_samples(B)
