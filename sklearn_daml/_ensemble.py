@@ -7,8 +7,9 @@ Chen et al., SDM 2017). The members' weights are stacked
 (:class:`~sklearn_daml.models.EnsembleDense`), so one compiled step trains
 them all, and a row's score is computed for every member at once.
 
-:class:`MembersMixin` builds the members' networks and standardizes and
-averages their scores (the AE, VAE, AEGMM and VAEGMM detectors);
+:class:`MembersMixin` builds the members' networks, trims their reconstruction
+loss and standardizes and averages their scores (the AE, VAE, AEGMM and VAEGMM
+detectors);
 :class:`ReconstructionEnsembleMixin` adds what the reconstruction detectors
 score. Two normalisations, both fitted on the training rows after training,
 make the members' errors comparable and combinable:
@@ -47,9 +48,8 @@ _RELATIVE_FLOOR = 1e-6
 # memory of a fit does not grow with the number of rows
 _SCALE_ROWS = 20_000
 
-MEMBERS_CONSTRAINTS = {"n_estimators": [Interval(numbers.Integral, 1, None, closed="left")]}
 ENSEMBLE_CONSTRAINTS = {
-    **MEMBERS_CONSTRAINTS,
+    "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
     "trim_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
 }
 
@@ -110,10 +110,12 @@ def member_wise(nets, input_dim, dtype, name):
 class MembersMixin:
     """``n_estimators`` vectorized members and the average of their scores.
 
-    The members' networks are built by ``_autoencoder_nets``; a detector
-    turns the members' ``(n, n_members)`` outlier scores into one with
-    ``_member_average`` after ``_fit_member_moments`` has fitted
-    ``member_mean_`` and ``member_std_`` on the training rows.
+    The members' networks are built by ``_autoencoder_nets`` and trained on
+    the trimmed mean of their reconstruction losses (``_member_loss``, by
+    ``trim_fraction``); a detector turns the members' ``(n, n_members)``
+    outlier scores into one with ``_member_average`` after
+    ``_fit_member_moments`` has fitted ``member_mean_`` and ``member_std_``
+    on the training rows.
     """
 
     def _autoencoder_nets(self, n_features, variational=False):
@@ -191,6 +193,12 @@ class MembersMixin:
         scale = weighted_trimmed_mean(errors, trim_fraction, weights)
         return _floored(scale, np.mean(scale, axis=1, keepdims=True))
 
+    def _member_loss(self, row_losses):
+        """Training loss from the ``(n, n_members)`` row losses of a batch:
+        the trimmed mean of each member (``trim_fraction``), averaged over
+        the members (so each member's gradient is its own loss's)."""
+        return tf.reduce_mean(trimmed_mean(row_losses, self.trim_fraction))
+
     def _member_average(self, member_scores):
         """Mean over the members of their scores standardized by
         ``member_mean_`` and ``member_std_``, ``(n, n_members) -> (n,)``."""
@@ -221,12 +229,6 @@ class ReconstructionEnsembleMixin(MembersMixin, FeatureScoresMixin):
         # division by a constant (the moments' last bits, as fitted so far)
         scale_t = tf.constant(self.feature_scale_)
         self._fit_member_moments(X, lambda x: self._member_scores(x, scale_t))
-
-    def _member_loss(self, row_losses):
-        """Training loss from the ``(n, n_members)`` row losses of a batch:
-        the trimmed mean of each member (``trim_fraction``), averaged over
-        the members (so each member's gradient is its own loss's)."""
-        return tf.reduce_mean(trimmed_mean(row_losses, self.trim_fraction))
 
     def _feature_outlier_scores(self, x):
         """Per-feature errors, each member's divided by its ``feature_scale_``,

@@ -21,7 +21,7 @@ from ._base import (
     _summed,
     tf,
 )
-from ._ensemble import MEMBERS_CONSTRAINTS, MembersMixin, member_wise
+from ._ensemble import ENSEMBLE_CONSTRAINTS, MembersMixin, member_wise
 from ._networks import check_net, instantiate_net
 from .models.factory import gmm_density_net
 from .models.features import EuclCosimFeatures
@@ -31,10 +31,8 @@ from .models.gmm import (
     gmm_responsibilities,
     gmm_sufficient_statistics,
 )
+from .models.losses import gmm_loss_terms
 
-# the share of each feature's largest training errors left out of its error
-# scale, the AE detectors' default trim_fraction
-_ERROR_SCALE_TRIM = 0.1
 # added to the mean scaled error (about 1 on a typical training row) before
 # its log, so an exactly reconstructed row has a finite feature
 _LOG_ERROR_FLOOR = 1e-12
@@ -73,7 +71,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
 
     _parameter_constraints: dict = {
         **BaseAutoencoderDetector._parameter_constraints,
-        **MEMBERS_CONSTRAINTS,
+        **ENSEMBLE_CONSTRAINTS,
         "n_gmm": [Interval(numbers.Integral, 1, None, closed="left")],
         "gmm_hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -155,6 +153,17 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             n_members=self.n_estimators,
         )
 
+    def _gmm_loss(self, recon_rows, z, gamma, w_recon=1.0):
+        """DAGMM's training loss with a trimmed reconstruction term:
+        ``w_recon`` times the members' trimmed mean (``trim_fraction``) of
+        ``recon_rows``, the ``(n, n_members)`` reconstruction losses of a
+        batch, plus ``w_energy`` times the mean sample energy and
+        ``w_cov_diag`` times the covariance penalty, both over every row of
+        the batch under its own mixture."""
+        energy, penalty = gmm_loss_terms(z, gamma, self.cov_jitter)
+        recon = self._member_loss(recon_rows)
+        return w_recon * recon + self.w_energy * energy + self.w_cov_diag * penalty
+
     def _recon_pass(self, x):
         """``(rows, (x_recon, z, gamma))`` of a batch in inference mode: the
         rows the model saw (``x``, or a VAE's ``samples`` copies of it,
@@ -205,7 +214,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         energy moments."""
         if self.scaled_error:
             self.feature_scale_ = self._fit_feature_scale(
-                X, rng, self._member_errors, _ERROR_SCALE_TRIM
+                X, rng, self._member_errors, self.trim_fraction
             )
         features, shapes = self._training_features(X)
         dagmm = _compile(_weighted_statistics, *shapes, weighted=True)

@@ -5,10 +5,9 @@ import numbers
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _DTYPE, VariationalMixin, tf
+from ._base import _DTYPE, VariationalMixin
 from ._gmm import BaseGMMDetector
 from .models.autoencoder import VAEGMM
-from .models.losses import gmm_loss_terms
 
 
 class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
@@ -16,9 +15,9 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
 
     DAGMM with a VAE in place of the autoencoder (as alibi-detect's
     ``OutlierVAEGMM``): the loss is ``w_recon`` times the reconstruction
-    term (by default AEGMM's mean squared error) plus ``w_energy`` times the
-    mean sample energy, the covariance penalty and ``beta`` times the KL
-    term. ``n_estimators`` such models are
+    term (by default AEGMM's mean squared error, trimmed by
+    ``trim_fraction``) plus ``w_energy`` times the mean sample energy, the
+    covariance penalty and ``beta`` times the KL term. ``n_estimators`` such models are
     trained at once, as for :class:`AEGMMOutlierDetector`. After training
     each member's mixture parameters are estimated over the training set
     and fixed; a member's outlier score of a row is its sample energy
@@ -39,6 +38,24 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         0.049 on clean rows) and better on clean rows (mean ROC-AUC over
         eight tables 0.873 -> 0.887), with outliers in training no better
         (0.834 -> 0.829). A fit costs about 1.5-2.3x one network's.
+    trim_fraction : float in [0, 1), default=0.1
+        Share of each training batch, the rows with the largest
+        reconstruction loss, left out of each member's reconstruction term
+        (trimmed loss, as in :class:`AEOutlierDetector`), from the first
+        epoch on; the energy and the covariance penalty keep every row. The
+        outliers among the training rows reconstruct worst, so the networks
+        do not learn to reconstruct them and their scaled error, one of the
+        mixtures' features, stays high. The same share of the largest errors
+        is left out of each feature's error scale (``scaled_error``).
+        Measured with 3 seeds on eight ADBench tables
+        (``benchmarks/README.md``), against the untrimmed term (with the
+        error scale trimmed by 10% in both): mean ROC-AUC 0.847 -> 0.891
+        with outliers among the training rows (annthyroid 0.654 -> 0.887,
+        satellite 0.634 -> 0.736; average precision 0.415 -> 0.453) and
+        0.930 -> 0.935 on clean rows (average precision 0.639 -> 0.647);
+        the largest standard deviation over seeds 0.040 -> 0.024. Protocol D F1 (clean training rows): thyroid
+        0.642 -> 0.666, arrhythmia 0.520 -> 0.520. ``0`` is the plain mean,
+        in the loss and in the scale.
     n_gmm : int, default=2
         Number of mixture components.
     hidden_layer_sizes : array-like of int, default=None
@@ -196,6 +213,7 @@ random_state, verbose
         self,
         *,
         n_estimators=5,
+        trim_fraction=0.1,
         n_gmm=2,
         hidden_layer_sizes=None,
         latent_dim=2,
@@ -229,6 +247,7 @@ random_state, verbose
         verbose=0,
     ):
         self.n_estimators = n_estimators
+        self.trim_fraction = trim_fraction
         self.n_gmm = n_gmm
         self.hidden_layer_sizes = hidden_layer_sizes
         self.latent_dim = latent_dim
@@ -281,9 +300,7 @@ random_state, verbose
 
     def _loss(self, x, outputs):
         x_recon, z, gamma = outputs
-        energy, penalty = gmm_loss_terms(z, gamma, self.cov_jitter)
-        recon = tf.reduce_mean(self._reconstruction_rows(x, x_recon))
-        return self.w_recon * recon + self.w_energy * energy + self.w_cov_diag * penalty
+        return self._gmm_loss(self._reconstruction_rows(x, x_recon), z, gamma, self.w_recon)
 
     def _fit_extra(self, X, rng):
         self._draw_noise(rng)

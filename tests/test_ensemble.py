@@ -18,7 +18,7 @@ from sklearn_daml import (
 from sklearn_daml._ensemble import trimmed_mean
 from sklearn_daml._tensorflow import import_tensorflow
 from sklearn_daml.models import EnsembleDense, elbo, ensemble_dense_stack
-from sklearn_daml.models.losses import gaussian_nll_rows
+from sklearn_daml.models.losses import gaussian_nll_rows, gmm_loss_terms
 
 tf = import_tensorflow()
 
@@ -176,7 +176,7 @@ def test_gmm_score_is_the_mean_of_standardized_member_energies(blobs):
     # the fitted mixtures see one more column: the log of the mean squared
     # error, each feature's divided by the member's trimmed mean (10%)
     errors = (X[:, None, :] - x_recon) ** 2
-    np.testing.assert_allclose(det.feature_scale_, _trimmed_mean(errors, 0.1), rtol=1e-9)
+    np.testing.assert_allclose(det.feature_scale_, _trimmed_mean(errors, det.trim_fraction), rtol=1e-9)
     log_error = np.log(np.mean(errors / det.feature_scale_, axis=-1) + 1e-12)
     energies = _gmm_energies(det, np.concatenate([z, log_error[..., None]], axis=-1))
     assert det.mu_.shape == (3, det.n_gmm, det.latent_dim + 3)
@@ -199,12 +199,6 @@ def test_gmm_without_scaled_error_scores_dagmms_features(blobs):
     np.testing.assert_allclose(
         det.score_samples(X), -_gmm_energies(det, z)[:, 0], rtol=1e-8, atol=1e-10
     )
-
-
-@pytest.mark.parametrize("detector_cls", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
-def test_invalid_gmm_ensemble_size_is_named(detector_cls, blobs):
-    with pytest.raises(InvalidParameterError, match="n_estimators"):
-        detector_cls(n_estimators=0).fit(blobs[0])
 
 
 @pytest.mark.parametrize(
@@ -236,6 +230,26 @@ def test_members_train_independently(detector_cls, blobs):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("detector_cls", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
+def test_gmm_loss_trims_only_the_reconstruction_term(detector_cls, blobs):
+    # DAGMM's loss with each member's mean squared error taken without the
+    # batch's 20% worst-reconstructed rows; the energy and the covariance
+    # penalty keep every row, under the batch's own mixture
+    X, _ = blobs
+    det = detector_cls(n_estimators=3, trim_fraction=0.2, epochs=1, random_state=0).fit(X)
+    x = tf.constant(X[:100])
+    fixed = {"epsilon": np.zeros((100, 1, det.noise_.shape[1]))} if hasattr(det, "noise_") else {}
+    outputs = det.model_(x, training=False, **fixed)
+    x_recon, z, gamma = (np.asarray(t) for t in outputs)
+    errors = ((X[:100, None, :] - x_recon) ** 2).mean(axis=-1)
+    assert errors.shape == (100, 3)
+    energy, penalty = (float(t) for t in gmm_loss_terms(z, gamma, det.cov_jitter))
+    recon = _numpy_trimmed_mean(errors, 0.2).mean()
+    assert recon < errors.mean()
+    expected = recon + det.w_energy * energy + det.w_cov_diag * penalty
+    assert float(det._loss(x, outputs)) == pytest.approx(expected, rel=1e-12)
+
+
 def test_trimmed_loss_does_not_learn_a_cluster_of_outliers():
     # 5% of the training rows form a tight cluster far from the inliers: the
     # plain loss learns to reconstruct it, the trimmed loss leaves it out
@@ -262,7 +276,10 @@ def test_trimmed_loss_does_not_learn_a_cluster_of_outliers():
         ({"trim_fraction": -0.1}, "trim_fraction"),
     ],
 )
-@pytest.mark.parametrize("detector_cls", [AEOutlierDetector, VAEOutlierDetector])
+@pytest.mark.parametrize(
+    "detector_cls",
+    [AEOutlierDetector, VAEOutlierDetector, AEGMMOutlierDetector, VAEGMMOutlierDetector],
+)
 def test_invalid_ensemble_parameters_are_named(detector_cls, params, name, blobs):
     X, _ = blobs
     with pytest.raises(InvalidParameterError, match=name):

@@ -12,7 +12,9 @@ DETECTORS = [
     AEOutlierDetector(
         n_estimators=2, hidden_layer_sizes=(8,), epochs=4, early_stopping=True, n_iter_no_change=2
     ),
-    AEGMMOutlierDetector(hidden_layer_sizes=(8,), n_gmm=2, epochs=4, n_iter_no_change=2),
+    AEGMMOutlierDetector(
+        hidden_layer_sizes=(8,), n_gmm=2, epochs=4, early_stopping=True, n_iter_no_change=2
+    ),
 ]
 
 
