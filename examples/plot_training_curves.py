@@ -4,13 +4,12 @@ Training curves and early stopping
 ==================================
 
 Every detector records the mean training loss of each epoch in ``loss_curve_``
-and, with ``early_stopping=True`` (the default of
-:class:`~sklearn_daml.AEGMMOutlierDetector`), the loss of the held-out
+and, with ``early_stopping=True``, the loss of the held-out
 ``validation_fraction`` of the rows in ``validation_loss_curve_``. Training
 stops once the validation loss has not improved by ``tol`` for
 ``n_iter_no_change`` epochs and keeps the weights of the best epoch;
 ``n_iter_`` is the number of epochs run, and ``epochs`` only a maximum. The
-other tabular detectors train a short, fixed 20 epochs by default instead (see
+tabular detectors train a short, fixed 20 epochs by default instead (see
 their ``epochs`` parameter); on clean data they may stop early.
 """
 
@@ -28,7 +27,9 @@ detectors = {
     "AEOutlierDetector, early_stopping=True": AEOutlierDetector(
         early_stopping=True, epochs=150, random_state=0
     ),
-    "AEGMMOutlierDetector": AEGMMOutlierDetector(random_state=0),
+    "AEGMMOutlierDetector, early_stopping=True": AEGMMOutlierDetector(
+        early_stopping=True, epochs=100, random_state=0
+    ),
     "AEOutlierDetector (defaults: 20 epochs)": AEOutlierDetector(random_state=0),
 }
 for name, det in detectors.items():
