@@ -355,7 +355,11 @@ def test_hep_vae_configuration_is_plain_arguments(blobs):
 
 def test_grid_search_in_pipeline_picks_a_model():
     rng = np.random.RandomState(0)
-    X = np.vstack([rng.normal(size=(240, 5)), rng.normal(4, 1, size=(24, 5))])
+    # scattered outliers: a tight cluster of them is a mixture component of
+    # its own for n_gmm=4, which would test the data, not the search
+    inliers = rng.normal(size=(240, 5))
+    outliers = rng.uniform(3, 5, size=(24, 5)) * rng.choice([-1, 1], size=(24, 5))
+    X = np.vstack([inliers, outliers])
     y = np.r_[np.ones(240, dtype=int), -np.ones(24, dtype=int)]
     pipe = make_pipeline(StandardScaler(), AEGMMOutlierDetector(epochs=5, random_state=0))
     search = GridSearchCV(
@@ -368,7 +372,7 @@ def test_grid_search_in_pipeline_picks_a_model():
     assert len(search.cv_results_["mean_test_score"]) == 4
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     assert search.best_params_ in search.cv_results_["params"]
-    assert search.best_score_ > 0.8
+    assert search.best_score_ > 0.9  # 0.947-0.965 over the grid
     assert set(np.unique(search.predict(X))) <= {-1, 1}
 
 
