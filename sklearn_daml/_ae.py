@@ -216,7 +216,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         return AE(encoder, decoder, dtype=_DTYPE)
 
     def _loss(self, x, x_recon):
-        return self._member_loss(tf.reduce_mean(tf.square(x[:, None, :] - x_recon), axis=-1))
+        return self._member_loss(self._squared_error_rows(x, x_recon))
 
     def _fit_extra(self, X, rng):
         self._fit_member_scaling(X, rng)

@@ -193,6 +193,12 @@ class MembersMixin:
         scale = weighted_trimmed_mean(errors, trim_fraction, weights)
         return _floored(scale, np.mean(scale, axis=1, keepdims=True))
 
+    @staticmethod
+    def _squared_error_rows(x, x_recon):
+        """Each member's mean squared error of each row, ``(n, n_members)``,
+        for ``x_recon`` of shape ``(n, n_members, n_features)``."""
+        return tf.reduce_mean(tf.square(x[:, None, :] - x_recon), axis=-1)
+
     def _member_loss(self, row_losses):
         """Training loss from the ``(n, n_members)`` row losses of a batch:
         the trimmed mean of each member (``trim_fraction``), averaged over

@@ -17,8 +17,8 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     ``OutlierVAEGMM``): the loss is ``w_recon`` times the reconstruction
     term (by default AEGMM's mean squared error, trimmed by
     ``trim_fraction``) plus ``w_energy`` times the mean sample energy, the
-    covariance penalty and ``beta`` times the KL term. ``n_estimators`` such models are
-    trained at once, as for :class:`AEGMMOutlierDetector`. After training
+    covariance penalty and ``beta`` times the KL term. ``n_estimators``
+    such models are trained at once, as for :class:`AEGMMOutlierDetector`. After training
     each member's mixture parameters are estimated over the training set
     and fixed; a member's outlier score of a row is its sample energy
     averaged over ``samples`` latent draws whose noise is fixed at fit (so
@@ -53,8 +53,9 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         with outliers among the training rows (annthyroid 0.654 -> 0.887,
         satellite 0.634 -> 0.736; average precision 0.415 -> 0.453) and
         0.930 -> 0.935 on clean rows (average precision 0.639 -> 0.647);
-        the largest standard deviation over seeds 0.040 -> 0.024. Protocol D F1 (clean training rows): thyroid
-        0.642 -> 0.666, arrhythmia 0.520 -> 0.520. ``0`` is the plain mean,
+        the largest standard deviation over seeds 0.040 -> 0.024. Protocol
+        D F1 (clean training rows): thyroid 0.642 -> 0.666, arrhythmia
+        0.520 -> 0.520. ``0`` is the plain mean,
         in the loss and in the scale.
     n_gmm : int, default=2
         Number of mixture components.

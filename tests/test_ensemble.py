@@ -176,7 +176,8 @@ def test_gmm_score_is_the_mean_of_standardized_member_energies(blobs):
     # the fitted mixtures see one more column: the log of the mean squared
     # error, each feature's divided by the member's trimmed mean (10%)
     errors = (X[:, None, :] - x_recon) ** 2
-    np.testing.assert_allclose(det.feature_scale_, _trimmed_mean(errors, det.trim_fraction), rtol=1e-9)
+    scale = _trimmed_mean(errors, det.trim_fraction)
+    np.testing.assert_allclose(det.feature_scale_, scale, rtol=1e-9)
     log_error = np.log(np.mean(errors / det.feature_scale_, axis=-1) + 1e-12)
     energies = _gmm_energies(det, np.concatenate([z, log_error[..., None]], axis=-1))
     assert det.mu_.shape == (3, det.n_gmm, det.latent_dim + 3)
