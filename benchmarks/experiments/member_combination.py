@@ -15,6 +15,9 @@ Rules (each member's score ``s_m``, statistics over the training rows):
 * ``robust_z``: the mean of ``(s_m - median_m) / IQR_m``;
 * ``trim_z``: the mean of the standardized scores without the largest and
   the smallest member's;
+* ``tmom_z``: the mean of ``(s_m - mean_m) / std_m`` with ``mean_m`` and
+  ``std_m`` over the training rows without their largest ``trim_fraction``
+  (stop 32);
 * ``members``: each member's ROC-AUC on its own (diagnostic).
 
 Two more questions, on the same splits::
@@ -23,6 +26,10 @@ Two more questions, on the same splits::
         tables=mnist regimes=U mode=independent
     python -m benchmarks.experiments.member_combination VAEGMM seeds=2 \
         tables=mnist regimes=U mode=noise
+
+``protocol=D`` scores the rules in the DAGMM paper's protocol instead (thyroid
+and arrhythmia; the ``ap`` of each rule is then the F1 at the number of test
+outliers, as in ``error_rules``).
 
 ``mode=states states=10,11`` fits the default ensemble with those random
 states on each seed's split (is a weak seed its split or its fit?).
@@ -41,7 +48,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sklearn_daml._base import _compile
 
-from .variants import DETECTORS, split_args, splits
+from .error_rules import _f1, _standardized, protocol_splits
+from .variants import DETECTORS, split_args
 
 
 def member_score_fn(det):
@@ -52,7 +60,7 @@ def member_score_fn(det):
     return lambda x: det._member_scores(x, det.feature_scale_)
 
 
-def combinations(s_train, s_test, mean, std):
+def combinations(s_train, s_test, mean, std, fraction=0.1):
     z = (s_test - mean) / std
     med = np.median(s_train, axis=0)
     q1, q3 = np.percentile(s_train, [25, 75], axis=0)
@@ -64,6 +72,7 @@ def combinations(s_train, s_test, mean, std):
     }
     if z.shape[1] > 2:
         out["trim_z"] = zs[:, 1:-1].mean(axis=1)
+    out["tmom_z"] = _standardized(s_train, s_test, fraction)
     return out
 
 
@@ -99,7 +108,7 @@ def other_states(name, A, B, yte, states):
     ])
 
 
-def rules(name, A, B, yte, seed):
+def rules(name, A, B, yte, seed, regime="U"):
     """One fit scored with every combination rule, and each member alone."""
     det = DETECTORS[name](random_state=seed)
     start = time.perf_counter()
@@ -107,9 +116,12 @@ def rules(name, A, B, yte, seed):
     out = dict(t=round(time.perf_counter() - start, 1))
     fn = _compile(member_score_fn(det), A.shape[1])
     s_train, s_test = det._map_batches(fn, A), det._map_batches(fn, B)
-    combined = combinations(s_train, s_test, det.member_mean_, det.member_std_)
+    combined = combinations(
+        s_train, s_test, det.member_mean_, det.member_std_, det.trim_fraction
+    )
+    second = _f1 if regime == "D" else average_precision_score
     for rule, s in combined.items():
-        out[rule] = [roc_auc_score(yte, s), average_precision_score(yte, s)]
+        out[rule] = [roc_auc_score(yte, s), second(yte, s)]
     out["check"] = float(np.max(np.abs(-det.score_samples(B) - combined["mean_z"])))
     out["members"] = [roc_auc_score(yte, s_test[:, m]) for m in range(s_test.shape[1])]
     return out
@@ -119,13 +131,14 @@ def main(argv):
     name = argv[0]
     seeds, regimes, tables, rest = split_args(argv[1:])
     mode = rest.get("mode", "rules")
-    for ds, seed, regime, A, B, yte in splits(seeds, regimes, tables):
+    for ds, seed, regime, A, B, yte in protocol_splits(seeds, regimes, tables, rest):
         if mode == "states":
             states = [int(s) for s in rest["states"].split(",")]
             result = other_states(name, A, B, yte, states)
         else:
             fn = {"rules": rules, "independent": independent, "noise": other_noise}[mode]
-            result = fn(name, A, B, yte, seed)
+            extra = {"regime": regime} if mode == "rules" else {}
+            result = fn(name, A, B, yte, seed, **extra)
         print(json.dumps(dict(ds=ds, seed=seed, regime=regime, **result)), flush=True)
 
 

@@ -8,7 +8,7 @@ for r in rows:
     by[(r["name"], r["regime"], r["ds"])].append(r)
 names = sorted({r["name"] for r in rows}, key=lambda n: [r["name"] for r in rows].index(n))
 tabs = sorted({r["ds"] for r in rows}, key=lambda n: [r["ds"] for r in rows].index(n))
-for regime in ["U", "C", "UC", "UR"]:
+for regime in ["U", "C", "UC", "UR", "D"]:
     print(f"regime {regime}")
     print("name".ljust(28) + "".join(t[:7].rjust(8) for t in tabs) + "   mAUC    mAP  t")
     for n in names:
