@@ -809,10 +809,12 @@ class VariationalMixin:
 
     def _noisy_pass(self, x):
         """Model outputs for ``samples`` copies of ``x``, stacked copy-major;
-        every member of an ensemble sees the same noise."""
+        every row and every member of an ensemble sees the same noise. The
+        encoder runs once per row: the noise carries a leading axis of draws
+        (see :class:`~sklearn_daml.models.Sampling`)."""
         n = tf.shape(x)[0]
         x_rep = tf.tile(x, [self.samples, 1])
-        eps = tf.repeat(tf.constant(self.noise_, tf.float64), n, axis=0)
+        eps = tf.constant(self.noise_, tf.float64)[:, None, :]
         if getattr(self.model_, "n_members", None):
-            eps = eps[:, None, :]
-        return n, x_rep, self.model_(x_rep, epsilon=eps)
+            eps = eps[:, :, None, :]
+        return n, x_rep, self.model_(x, epsilon=eps)

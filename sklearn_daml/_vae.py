@@ -64,7 +64,9 @@ class VAEOutlierDetector(
         ``"cov_full"``/``"cov_diag"`` use the training data's covariance (or
         variances); ``"mse"`` uses the plain mean squared error.
     samples : int, default=10
-        Latent draws averaged per row when scoring.
+        Latent draws averaged per row when scoring, their noise fixed at fit
+        (``noise_``). The encoder runs once per row and the decoder once per
+        draw, so the scoring cost grows with it.
     epochs : int, default=20
         Number of passes over the training data, short for the reason given
         in :class:`AEOutlierDetector`. Measured with 3 seeds on eight

@@ -143,9 +143,10 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     samples : int, default=5
         Latent draws averaged per row: in the score, and in what is fitted
         after training (error scales, mixture, EM steps, energy moments).
-        Their noise is fixed at fit (``noise_``). Each draw is one pass of
-        the network over the rows, so the work after training and the
-        scoring cost grow with it. Measured with 3 seeds on eight ADBench
+        Their noise is fixed at fit (``noise_``). The encoder runs once per
+        row; each draw is one pass of the decoder and the estimation network
+        over the rows, so the work after training and the scoring cost grow
+        with it. Measured with 3 seeds on eight ADBench
         tables (``benchmarks/README.md``), 5 draws against 10: mean ROC-AUC
         0.891 -> 0.890 with outliers among the training rows (average
         precision 0.453 -> 0.451) and 0.935 -> 0.936 on clean rows (0.647

@@ -202,6 +202,21 @@ def test_epsilon_makes_outputs_deterministic(kind, x, eps):
     assert not np.allclose(other[0], _call(model, kind, x, eps)[0])
 
 
+@pytest.mark.parametrize("kind", ["VAE", "VAEGMM"])
+def test_epsilon_with_a_draws_axis_equals_a_batch_of_copies(kind):
+    # one encoder pass for every draw: the same bits as the copies of the rows
+    # as one batch, each copy with its draw's noise (64 rows, a padded batch)
+    model = make(kind)
+    rng = np.random.RandomState(4)
+    x, draws = rng.normal(size=(64, IN_DIM)), rng.normal(size=(3, LATENT))
+    copies = _call(model, kind, np.tile(x, (3, 1)), np.repeat(draws, len(x), axis=0))
+    drawn = _call(model, kind, x, draws[:, None, :])
+    assert len(drawn) == len(copies)
+    for a, b in zip(drawn, copies):
+        np.testing.assert_array_equal(a, b)
+    assert drawn[0].shape == (3 * len(x), IN_DIM)
+
+
 def test_sampling_with_epsilon():
     rng = np.random.RandomState(3)
     mean = rng.normal(size=(4, 3))
@@ -210,6 +225,11 @@ def test_sampling_with_epsilon():
     layer = Sampling(dtype=F64)
     z = np.asarray(layer((mean, log_var), epsilon=eps))
     np.testing.assert_allclose(z, mean + np.exp(log_var / 2) * eps, rtol=1e-12)
+    # a leading axis of draws: every draw for every row
+    draws = rng.normal(size=(5, 1, 3))
+    z = np.asarray(layer((mean, log_var), epsilon=draws))
+    assert z.shape == (5, 4, 3)
+    np.testing.assert_allclose(z, mean + np.exp(log_var / 2) * draws, rtol=1e-12)
 
 
 def test_sampling_without_epsilon_is_random_and_seeded():

@@ -30,6 +30,16 @@ def _kl_divergence(z_mean, z_log_var):
     return -0.5 * ops.mean(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
 
 
+def _flatten_draws(z_mean, z):
+    """``(n_draws, z)``: a ``z`` with a leading axis of draws (``epsilon``
+    given with one, see :class:`Sampling`) as one batch, draw-major,
+    ``(n_draws * n_samples, ...)``; ``n_draws`` is ``None`` for a ``z``
+    without one, returned as it is."""
+    if len(z.shape) == len(z_mean.shape):
+        return None, z
+    return ops.shape(z)[0], ops.reshape(z, (-1, *z.shape[2:]))
+
+
 class _NetsMixin:
     """get_config/from_config for models whose arguments include Keras nets."""
 
@@ -88,7 +98,10 @@ class Sampling(layers.Layer):
 
     ``epsilon`` is standard normal noise from the layer's own seed generator,
     unless given to ``call`` (which makes ``z`` a deterministic function of
-    its inputs, as scoring needs).
+    its inputs, as scoring needs). A given ``epsilon`` broadcasts against
+    the mean: with a leading axis of draws, shape ``(n_draws, 1, ...,
+    latent_dim)``, ``z`` holds every draw for every row, ``(n_draws,
+    n_samples, ..., latent_dim)``, from one encoding.
 
     Parameters
     ----------
@@ -104,6 +117,8 @@ class Sampling(layers.Layer):
     >>> mean, log_var = np.zeros((2, 3)), np.zeros((2, 3))
     >>> np.asarray(Sampling(seed=0)((mean, log_var), epsilon=np.ones((2, 3)))).tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    >>> tuple(Sampling(seed=0)((mean, log_var), epsilon=np.ones((4, 1, 3))).shape)
+    (4, 2, 3)
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -246,6 +261,11 @@ class VAE(_NetsMixin, keras.Model):
     ``call(x)`` returns the reconstruction of a sampled encoding and adds
     ``beta * KL(q(z|x) || N(0, I))`` (mean over batch and latent dims) to
     ``self.losses``. Pass ``epsilon`` to ``call`` for a deterministic pass.
+    An ``epsilon`` with a leading axis of draws, ``(n_draws, 1, latent_dim)``
+    (``(n_draws, 1, 1, latent_dim)`` for an ensemble), encodes the rows once
+    and returns the reconstructions of every draw, stacked draw-major:
+    ``(n_draws * n_samples, ...)``, as for ``n_draws`` copies of ``x`` in one
+    batch, each copy with its draw's noise.
 
     Parameters
     ----------
@@ -271,6 +291,8 @@ class VAE(_NetsMixin, keras.Model):
     (3, 4)
     >>> len(vae.losses)  # the KL term
     1
+    >>> tuple(vae(np.zeros((3, 4)), epsilon=np.ones((5, 1, 2))).shape)  # 5 draws per row
+    (15, 4)
     """
 
     _net_args = ("encoder_net", "decoder_net")
@@ -290,6 +312,7 @@ class VAE(_NetsMixin, keras.Model):
     def call(self, x, epsilon=None):
         z_mean, z_log_var, z = self.encoder(x, epsilon=epsilon)
         self.add_loss(self.beta * _kl_divergence(z_mean, z_log_var))
+        _, z = _flatten_draws(z_mean, z)
         return ops.cast(self.decoder(z), x.dtype)
 
     def _plain_config(self):
@@ -392,7 +415,9 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
     """VAE plus GMM estimation network; the KL term is a model loss.
 
     ``call(x)`` returns ``(x_recon, z, gamma)`` as :class:`AEGMM`, with the
-    sampled encoding in ``z``. Pass ``epsilon`` for a deterministic pass.
+    sampled encoding in ``z``. Pass ``epsilon`` for a deterministic pass; with
+    a leading axis of draws, the outputs of every draw, stacked draw-major, as
+    :class:`VAE` does.
 
     Parameters
     ----------
@@ -449,6 +474,9 @@ class VAEGMM(_GMMModelMixin, _NetsMixin, keras.Model):
     def call(self, x, training=None, epsilon=None):
         z_mean, z_log_var, encoding = self.encoder(x, epsilon=epsilon, training=training)
         self.add_loss(self.beta * _kl_divergence(z_mean, z_log_var))
+        n_draws, encoding = _flatten_draws(z_mean, encoding)
+        if n_draws is not None:  # every draw of a row is compared with the row
+            x = ops.tile(x, [n_draws] + [1] * (len(x.shape) - 1))
         x_recon = self.decoder_net(encoding, training=training)
         return self._gmm_outputs(x, encoding, x_recon)
 
