@@ -89,24 +89,34 @@ def protocol_u(X, y, seed, make, clean=False):
     return result
 
 
-def protocol_d(X, y, seed, make):
+def protocol_d_split(X, y, seed):
+    """Protocol D's rows: ``(X_fit, X_test, y_test)``, a random half of the
+    inliers to fit on, min-max scaled on itself, and the other half plus every
+    outlier to test on, scaled the same way."""
     inliers = np.random.RandomState(seed).permutation(np.flatnonzero(y == 0))
     half = len(inliers) // 2
     test = np.concatenate([inliers[half:], np.flatnonzero(y == 1)])
     scaler = MinMaxScaler().fit(X[inliers[:half]])
-    scores, fit_seconds, error = _fit_score(
-        make, seed, scaler.transform(X[inliers[:half]]), scaler.transform(X[test])
-    )
-    result = _record(scores, fit_seconds, error, len(test))
+    return scaler.transform(X[inliers[:half]]), scaler.transform(X[test]), y[test]
+
+
+def f1_at_k(y_test, scores):
+    """Share of outliers among the ``k`` highest ``scores``, ``k`` the number
+    of test outliers: with ``k`` rows flagged and ``k`` outliers, precision,
+    recall and F1 are this one number."""
+    k = int(y_test.sum())
+    flagged = np.argsort(-scores, kind="stable")[:k]
+    return int(y_test[flagged].sum()) / k
+
+
+def protocol_d(X, y, seed, make):
+    X_fit, X_test, y_test = protocol_d_split(X, y, seed)
+    scores, fit_seconds, error = _fit_score(make, seed, X_fit, X_test)
+    result = _record(scores, fit_seconds, error, len(y_test))
     if result["nonfinite"]:
         result.update(precision=float("nan"), recall=float("nan"), f1=float("nan"))
         return result
-    y_test = y[test]
-    k = int(y_test.sum())
-    flagged = np.argsort(-scores, kind="stable")[:k]
-    true_pos = int(y_test[flagged].sum())
-    # k test rows flagged, k test outliers: precision = recall = F1
-    share = true_pos / k
+    share = f1_at_k(y_test, scores)
     result.update(precision=share, recall=share, f1=share)
     return result
 

@@ -48,13 +48,13 @@ import time
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.preprocessing import MinMaxScaler
 
 from sklearn_daml._base import _compile
 from sklearn_daml._weights import weighted_trimmed_mean
 
-from .. import data
+from .. import quality
 from ..data import ADBENCH as DATA
+from ..quality import f1_at_k
 from .variants import DETECTORS, split_args, splits
 
 
@@ -106,16 +106,12 @@ def _scales(scale, n, constant):
 
 
 def splits_d(seeds, tables):
-    """Protocol D's splits, as ``variants.splits`` yields Protocol U's."""
+    """Protocol D's splits (``quality.protocol_d_split``), as
+    ``variants.splits`` yields Protocol U's."""
     for ds in tables:
-        X, y = data.arrhythmia() if ds == "arrhythmia" else data.adbench(ds)
+        X, y = quality._load(ds, quick=False)
         for seed in seeds:
-            inliers = np.random.RandomState(seed).permutation(np.flatnonzero(y == 0))
-            half = len(inliers) // 2
-            test = np.concatenate([inliers[half:], np.flatnonzero(y == 1)])
-            scaler = MinMaxScaler().fit(X[inliers[:half]])
-            yield ds, seed, "D", scaler.transform(X[inliers[:half]]), scaler.transform(
-                X[test]), y[test]
+            yield (ds, seed, "D", *quality.protocol_d_split(X, y, seed))
 
 
 def protocol_splits(seeds, regimes, tables, rest):
@@ -125,11 +121,6 @@ def protocol_splits(seeds, regimes, tables, rest):
     if rest.get("protocol") != "D":
         return splits(seeds, regimes, tables)
     return splits_d(seeds, ["thyroid", "arrhythmia"] if tables == list(DATA) else tables)
-
-
-def _f1(y, s):
-    k = int(y.sum())
-    return y[np.argsort(-s, kind="stable")[:k]].sum() / k
 
 
 def main(argv):
@@ -149,7 +140,7 @@ def main(argv):
             rec = dict(
                 name=f"{name}_{rule}", ds=ds, seed=seed, regime=regime, t=t,
                 auc=roc_auc_score(yte, s), check=check,
-                ap=_f1(yte, s) if regime == "D" else average_precision_score(yte, s),
+                ap=f1_at_k(yte, s) if regime == "D" else average_precision_score(yte, s),
             )
             print(json.dumps(rec), flush=True)
 

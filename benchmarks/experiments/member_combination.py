@@ -48,7 +48,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sklearn_daml._base import _compile
 
-from .error_rules import _f1, _standardized, protocol_splits
+from ..quality import f1_at_k
+from .error_rules import _standardized, protocol_splits
 from .variants import DETECTORS, split_args
 
 
@@ -119,7 +120,7 @@ def rules(name, A, B, yte, seed, regime="U"):
     combined = combinations(
         s_train, s_test, det.member_mean_, det.member_std_, det.trim_fraction
     )
-    second = _f1 if regime == "D" else average_precision_score
+    second = f1_at_k if regime == "D" else average_precision_score
     for rule, s in combined.items():
         out[rule] = [roc_auc_score(yte, s), second(yte, s)]
     out["check"] = float(np.max(np.abs(-det.score_samples(B) - combined["mean_z"])))

@@ -55,18 +55,13 @@ def main(argv):
         r = _z(det._map_batches(recon, A), det._map_batches(recon, B))
         k = _z(det._map_batches(kl, A), det._map_batches(kl, B))
         check = float(np.max(np.abs(-det.score_samples(B) - r.mean(1))))
-        for w in weights:
-            s = (r + w * k).mean(1)
-            rec = dict(
-                name=f"VAE_kl{w:g}", ds=ds, seed=seed, regime=regime, t=t,
+        scored = {f"VAE_kl{w:g}": (r + w * k).mean(1) for w in weights}
+        scored["VAE_klonly"] = k.mean(1)
+        for label, s in scored.items():
+            print(json.dumps(dict(
+                name=label, ds=ds, seed=seed, regime=regime, t=t,
                 auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s), check=check,
-            )
-            print(json.dumps(rec), flush=True)
-        s = k.mean(1)
-        print(json.dumps(dict(
-            name="VAE_klonly", ds=ds, seed=seed, regime=regime, t=t,
-            auc=roc_auc_score(yte, s), ap=average_precision_score(yte, s), check=check,
-        )), flush=True)
+            )), flush=True)
 
 
 if __name__ == "__main__":
