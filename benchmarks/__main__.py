@@ -9,7 +9,9 @@ from pathlib import Path
 import sklearn
 
 import sklearn_daml  # first: it imports TensorFlow quietly
-from sklearn_daml._base import keras, tf
+from sklearn_daml._compiled import tf
+
+import keras  # noqa: E402
 
 from . import images, memory, quality, series, speed
 

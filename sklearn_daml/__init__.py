@@ -7,16 +7,15 @@ import_tensorflow()
 from ._adversarial import AdversarialAEDetector  # noqa: E402
 from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
-from ._base import TrainingDivergedError  # noqa: E402
 from ._distillation import ModelDistillationDetector  # noqa: E402
 from ._llr import LLROutlierDetector  # noqa: E402
 from ._persistence import load  # noqa: E402
 from ._pixelcnn import PixelCNNOutlierDetector  # noqa: E402
 from ._seq2seq import Seq2SeqOutlierDetector  # noqa: E402
+from ._training import TrainingDivergedError  # noqa: E402
 from ._vae import VAEOutlierDetector  # noqa: E402
 from ._vaegmm import VAEGMMOutlierDetector  # noqa: E402
-
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "AEOutlierDetector",

@@ -8,7 +8,8 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _DTYPE, BaseAutoencoderDetector, _compile, tf
+from ._autoencoder import BaseAutoencoderDetector
+from ._compiled import DTYPE, compiled, tf
 from ._classifier import FrozenClassifierMixin, _declared_input
 from .models.autoencoder import AE
 from .models.losses import _kld_rows, _sharpen, loss_adv_ae
@@ -214,7 +215,7 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
         self._fit_classifier(X)
         self.hidden_models_ = self._hidden_heads()
         encoder, decoder = self._autoencoder_nets(X.shape[1])
-        return AE(encoder, decoder, dtype=_DTYPE)
+        return AE(encoder, decoder, dtype=DTYPE)
 
     def _hidden_heads(self):
         """Random, fixed softmax heads on the classifier's hidden layers."""
@@ -276,7 +277,7 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
 
     def _compile_scorer(self):
         super()._compile_scorer()
-        self._compiled["labels"] = _compile(self._score_and_labels, self.n_features_in_)
+        self._compiled["labels"] = compiled(self._score_and_labels, self.n_features_in_)
 
     def _scoring_row_width(self):
         return super()._scoring_row_width() + 64 * self.n_features_in_

@@ -2,7 +2,8 @@
 
 from sklearn.base import OutlierMixin
 
-from ._base import _DTYPE, BaseAutoencoderDetector, tf
+from ._autoencoder import BaseAutoencoderDetector
+from ._compiled import DTYPE, tf
 from ._ensemble import ENSEMBLE_CONSTRAINTS, ReconstructionEnsembleMixin
 from .models.autoencoder import AE
 
@@ -213,7 +214,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
 
     def _build_model(self, X):
         encoder, decoder = self._autoencoder_nets(X.shape[1])
-        return AE(encoder, decoder, dtype=_DTYPE)
+        return AE(encoder, decoder, dtype=DTYPE)
 
     def _loss(self, x, x_recon):
         return self._member_loss(self._squared_error_rows(x, x_recon))

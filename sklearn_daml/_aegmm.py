@@ -2,7 +2,7 @@
 
 from sklearn.base import OutlierMixin
 
-from ._base import _DTYPE
+from ._compiled import DTYPE
 from ._gmm import BaseGMMDetector
 from .models.autoencoder import AEGMM
 
@@ -319,7 +319,7 @@ random_state, verbose
         density = self._density_net(X.shape[1])
         return AEGMM(
             encoder, decoder, density, self.n_gmm, recon_features=features,
-            n_members=self.n_estimators, dtype=_DTYPE,
+            n_members=self.n_estimators, dtype=DTYPE,
         )
 
     def _loss(self, x, outputs):

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import tf
+from ._compiled import tf
 
 __all__ = ["FrozenClassifierMixin"]
 

@@ -4,7 +4,9 @@ import keras
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import _DTYPE, BaseDeepDetector, HiddenLayersMixin, tf
+from ._autoencoder import HiddenLayersMixin
+from ._base import BaseDeepDetector
+from ._compiled import DTYPE, tf
 from ._classifier import FrozenClassifierMixin, _known_input
 from ._networks import instantiate_net
 from .models.losses import _distillation_rows, loss_distillation
@@ -160,7 +162,7 @@ random_state, verbose
         if self.distilled_model is not None:
             return instantiate_net(self.distilled_model, n_features, self.n_classes_)
         hidden = self._resolved_hidden_sizes(n_features)
-        return _dense_classifier(n_features, hidden, self.n_classes_, self.activation, _DTYPE)
+        return _dense_classifier(n_features, hidden, self.n_classes_, self.activation, DTYPE)
 
     def _forward(self, model, x, training):
         """Probabilities of the distilled model; rows are reshaped and cast

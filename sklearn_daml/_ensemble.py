@@ -35,8 +35,9 @@ import numpy as np
 from keras import ops
 from sklearn.utils._param_validation import Interval
 
-from ._base import _DTYPE, FeatureScoresMixin, _compile, tf
+from ._compiled import DTYPE, compiled, tf
 from ._networks import instantiate_net
+from ._scoring import FeatureScoresMixin
 from ._weights import weighted_trimmed_mean
 from .models.ensemble import ensemble_dense_stack
 
@@ -136,12 +137,12 @@ class MembersMixin:
                 )
                 for _ in range(n_members)
             ]
-            encoder = _member_encoder(nets, n_features, _DTYPE)
+            encoder = _member_encoder(nets, n_features, DTYPE)
         else:
             widths = list(hidden) if variational else list(hidden) + [latent_dim]
             last_activation = self.activation if variational else None
             encoder = ensemble_dense_stack(
-                n_features, widths, n_members, self.activation, last_activation, dtype=_DTYPE,
+                n_features, widths, n_members, self.activation, last_activation, dtype=DTYPE,
                 name="encoder_net",
             )
         if self.decoder_net is not None:
@@ -151,11 +152,11 @@ class MembersMixin:
                 )
                 for _ in range(n_members)
             ]
-            decoder = member_wise(nets, latent_dim, _DTYPE, "decoder_net")
+            decoder = member_wise(nets, latent_dim, DTYPE, "decoder_net")
         else:
             decoder = ensemble_dense_stack(
                 latent_dim, list(reversed(hidden)) + [n_features], n_members, self.activation,
-                shared_input=False, dtype=_DTYPE, name="decoder_net",
+                shared_input=False, dtype=DTYPE, name="decoder_net",
             )
         return encoder, decoder
 
@@ -189,7 +190,7 @@ class MembersMixin:
             drawn = rng.choice(X.shape[0], _SCALE_ROWS, replace=False)
             rows = np.sort(self._order[drawn])
             weights = None if weights is None else weights[rows]
-        errors = self._map_batches(_compile(member_errors, X.shape[1]), X[rows])
+        errors = self._map_batches(compiled(member_errors, X.shape[1]), X[rows])
         scale = weighted_trimmed_mean(errors, trim_fraction, weights)
         return _floored(scale, np.mean(scale, axis=1, keepdims=True))
 

@@ -10,19 +10,12 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import (
-    _DTYPE,
-    _MAX_SCORING_ROWS,
-    BaseAutoencoderDetector,
-    FeatureScoresMixin,
-    TrainingDivergedError,
-    _compile,
-    _diverged_message,
-    _summed,
-    tf,
-)
+from ._autoencoder import BaseAutoencoderDetector
+from ._compiled import DTYPE, compiled, summed, tf
 from ._ensemble import ENSEMBLE_CONSTRAINTS, MembersMixin, member_wise
 from ._networks import check_net, instantiate_net
+from ._scoring import MAX_SCORING_ROWS, FeatureScoresMixin
+from ._training import TrainingDivergedError, diverged_message
 from .models.factory import gmm_density_net
 from .models.features import EuclCosimFeatures
 from .models.gmm import (
@@ -118,7 +111,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         """Root mean square row norm of ``X`` (weighted by the fit's
         weights), read in row batches (no whole-array temporaries, for a
         memory-mapped ``X``)."""
-        batches = list(gen_batches(X.shape[0], _MAX_SCORING_ROWS))
+        batches = list(gen_batches(X.shape[0], MAX_SCORING_ROWS))
         peak = max(np.max(np.abs(X[sl])) for sl in batches)
         if not peak > 0:
             return 0.0
@@ -143,13 +136,13 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
                     f"latent_dim or n_gmm (its input is latent_dim + {self.n_recon_features_} "
                     f"reconstruction features = {input_dim} columns, its output "
                     f"n_gmm={self.n_gmm})",
-                    _DTYPE,
+                    DTYPE,
                 )
                 for _ in range(self.n_estimators)
             ]
-            return member_wise(nets, input_dim, _DTYPE, "gmm_density_net")
+            return member_wise(nets, input_dim, DTYPE, "gmm_density_net")
         return gmm_density_net(
-            input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, _DTYPE,
+            input_dim, self.gmm_hidden_size, self.n_gmm, self.activation, self.dropout, DTYPE,
             n_members=self.n_estimators,
         )
 
@@ -217,8 +210,8 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
                 X, rng, self._member_errors, self.trim_fraction
             )
         features, shapes = self._training_features(X)
-        dagmm = _compile(_weighted_statistics, *shapes, weighted=True)
-        self._set_gmm(self._gmm_params(_summed(dagmm(z, gamma, w) for z, gamma, w in features())))
+        dagmm = compiled(_weighted_statistics, *shapes, weighted=True)
+        self._set_gmm(self._gmm_params(summed(dagmm(z, gamma, w) for z, gamma, w in features())))
         self._em_steps(features, shapes[0], self.em_steps)
         self._fit_member_moments(X, self._energies)
 
@@ -237,11 +230,11 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             gamma = gmm_responsibilities(z, *(v.value() for v in mixture))
             return _weighted_statistics(z, gamma, w)
 
-        e_step = _compile(e_step, shape, weighted=True)
+        e_step = compiled(e_step, shape, weighted=True)
         for _ in range(n_steps):
             for variable, name in zip(mixture, names):
                 variable.assign(getattr(self, name))
-            self._set_gmm(self._gmm_params(_summed(e_step(z, w) for z, _, w in features())))
+            self._set_gmm(self._gmm_params(summed(e_step(z, w) for z, _, w in features())))
 
     def _training_features(self, X):
         """``(features, shapes)``: ``features()`` gives, per row batch, the
@@ -263,12 +256,12 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             z, gamma = self._gmm_pass(x)
             return z, gamma, tf.tile(w, [tf.shape(z)[0] // tf.shape(x)[0]])  # copy-major, as z
 
-        compiled = _compile(batch, X.shape[1], weighted=True)
+        batch_features = compiled(batch, X.shape[1], weighted=True)
         weights = self._fit_weights(X.shape[0])
 
         def features():
             return (
-                compiled(tf.constant(X[sl]), tf.constant(weights[sl]))
+                batch_features(tf.constant(X[sl]), tf.constant(weights[sl]))
                 for sl in self._batches(X.shape[0])
             )
 
@@ -284,11 +277,11 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
             params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
         except tf.errors.InvalidArgumentError as exc:
             raise TrainingDivergedError(
-                _diverged_message("the fitted GMM covariance is not positive definite")
+                diverged_message("the fitted GMM covariance is not positive definite")
             ) from exc
         params = [np.asarray(p, dtype=np.float64) for p in params]
         if not all(np.all(np.isfinite(p)) for p in params):
-            raise TrainingDivergedError(_diverged_message("the fitted GMM parameters are not finite"))
+            raise TrainingDivergedError(diverged_message("the fitted GMM parameters are not finite"))
         return params
 
     def _set_gmm(self, params):

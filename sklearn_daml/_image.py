@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, tf
+from ._base import BaseDeepDetector, input_ndim
+from ._compiled import DTYPE, compiled, tf
 from .models.pixelcnn import PixelCNN
 
 
@@ -88,7 +89,7 @@ class BaseImageDetector(BaseDeepDetector):
     def _validate_input(self, X, reset):
         """Flatten 4-D images, validate, then map values onto the pixel grid."""
         shape = None
-        if _input_ndim(X) == 4:
+        if input_ndim(X) == 4:
             X = np.asarray(X)
             shape = tuple(X.shape[1:])
             if not reset and shape != self.image_shape_:
@@ -216,7 +217,7 @@ class BaseImageDetector(BaseDeepDetector):
             use_data_init=self.use_data_init,
             high=self.high_,
             low=self.low_,
-            dtype=_DTYPE,
+            dtype=DTYPE,
         )
         model.data_init(self._as_images(tf.constant(X[: self.batch_size])))
         return model
@@ -243,7 +244,7 @@ class BaseImageDetector(BaseDeepDetector):
 
     def _compile_scorer(self):
         super()._compile_scorer()
-        self._compiled["pixel"] = _compile(self._pixel_scores, self.n_features_in_)
+        self._compiled["pixel"] = compiled(self._pixel_scores, self.n_features_in_)
 
     def _scoring_row_width(self):
         params = self.pixelcnn_params_

@@ -42,6 +42,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import validate_params
 
 from ._tensorflow import import_tensorflow
+from ._version import __version__
 
 tf = import_tensorflow()
 import keras  # noqa: E402
@@ -63,8 +64,6 @@ _KERAS_FUNCTION_MODULES = (
 
 
 def _versions():
-    from . import __version__
-
     return {
         "sklearn-daml": __version__,
         "keras": keras.__version__,

@@ -9,7 +9,8 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _DTYPE, BaseDeepDetector, _compile, _input_ndim, tf
+from ._base import BaseDeepDetector, input_ndim
+from ._compiled import DTYPE, compiled, tf
 from ._networks import instantiate_net
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
 
@@ -209,7 +210,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     def _validate_input(self, X, reset):
         """Flatten 3-D windows, validate, and fix ``n_steps_``/``n_channels_``."""
         steps = None
-        ndim = _input_ndim(X)
+        ndim = input_ndim(X)
         if ndim is not None and ndim > 3:
             raise ValueError(
                 f"X has {ndim} dimensions; {type(self).__name__} takes 3-D windows "
@@ -248,15 +249,15 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
 
     # ----------------------------------------------------------- network
     def _build_model(self, X):
-        encoder = EncoderLSTM(self.latent_dim, dtype=_DTYPE)
+        encoder = EncoderLSTM(self.latent_dim, dtype=DTYPE)
         decoder = DecoderLSTM(
-            self.latent_dim, self.n_channels_, self.output_activation, dtype=_DTYPE
+            self.latent_dim, self.n_channels_, self.output_activation, dtype=DTYPE
         )
         if self.threshold_net is not None:
             threshold = instantiate_net(self.threshold_net, self.latent_dim, self.n_channels_)
         else:
-            threshold = default_threshold_net(dtype=_DTYPE)
-        return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=_DTYPE)
+            threshold = default_threshold_net(dtype=DTYPE)
+        return Seq2Seq(encoder, decoder, threshold, self.n_channels_, beta=self.beta, dtype=DTYPE)
 
     def _forward(self, model, x, training):
         return model(self._as_sequences(x), training=training)
@@ -295,7 +296,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         covariance = np.atleast_2d(np.cov(levels, rowvar=False, aweights=weights, ddof=0))
         ridge = _LEVEL_RIDGE * max(np.trace(covariance) / self.n_channels_, np.finfo(np.float64).tiny)
         self.level_precision_ = np.linalg.inv(covariance + ridge * np.eye(self.n_channels_))
-        both = _compile(self._both_scores, self.n_features_in_)
+        both = compiled(self._both_scores, self.n_features_in_)
         scores = self._map_batches(both, X)
         self.score_mean_ = np.average(scores, axis=0, weights=weights)
         std = np.sqrt(np.average(np.square(scores - self.score_mean_), axis=0, weights=weights))
@@ -312,7 +313,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
 
     def _compile_scorer(self):
         super()._compile_scorer()
-        self._compiled["feature"] = _compile(self._feature_outlier_scores, self.n_features_in_)
+        self._compiled["feature"] = compiled(self._feature_outlier_scores, self.n_features_in_)
 
     def _scoring_row_width(self):
         return self.n_steps_ * (16 * self.latent_dim + 8 * self.n_channels_ + 256)

@@ -5,7 +5,8 @@ import numbers
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _DTYPE, BaseAutoencoderDetector, VariationalMixin, tf
+from ._autoencoder import BaseAutoencoderDetector, VariationalMixin
+from ._compiled import DTYPE, tf
 from ._ensemble import ENSEMBLE_CONSTRAINTS, ReconstructionEnsembleMixin
 from .models.autoencoder import VAE
 
@@ -171,7 +172,7 @@ n_iter_no_change, tol, random_state, verbose
         latent_dim = self._resolved_latent_dim(X.shape[1])
         return VAE(
             encoder, decoder, latent_dim, beta=self.beta, n_members=self.n_estimators,
-            dtype=_DTYPE,
+            dtype=DTYPE,
         )
 
     def _loss(self, x, x_recon):

@@ -5,7 +5,8 @@ import numbers
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _DTYPE, VariationalMixin
+from ._autoencoder import VariationalMixin
+from ._compiled import DTYPE
 from ._gmm import BaseGMMDetector
 from .models.autoencoder import VAEGMM
 
@@ -307,7 +308,7 @@ random_state, verbose
             beta=self.beta,
             recon_features=features,
             n_members=self.n_estimators,
-            dtype=_DTYPE,
+            dtype=DTYPE,
         )
 
     def _loss(self, x, outputs):

@@ -19,7 +19,7 @@ def X():
 def _training_features(det, X):
     """The learned features ``z`` of the training rows (all noise copies),
     ``(rows, n_members, n_dims)``."""
-    from sklearn_daml._base import tf
+    from sklearn_daml._compiled import tf
 
     return np.asarray(det._gmm_pass(tf.constant(X))[0])
 
@@ -84,16 +84,16 @@ def test_em_steps_share_one_compiled_pass(Detector, X, monkeypatch):
     """Every EM step runs the same compiled E-step (it reads the mixture from
     variables), so more steps compile nothing more; a compiled function has
     a fixed signature and traces once, and a trace costs several passes."""
-    from sklearn_daml import _base, _ensemble, _gmm
+    from sklearn_daml import _compiled, _ensemble, _gmm, _scoring, _training
 
-    compiled, compile_ = [], _base._compile
+    compiled, compile_ = [], _compiled.compiled
 
     def counting(fn, *args, **kwargs):
         compiled.append(fn)
         return compile_(fn, *args, **kwargs)
 
-    for module in (_base, _gmm, _ensemble):
-        monkeypatch.setattr(module, "_compile", counting)
+    for module in (_training, _scoring, _gmm, _ensemble):
+        monkeypatch.setattr(module, "compiled", counting)
     counts = []
     for steps in (1, 6):
         compiled.clear()
