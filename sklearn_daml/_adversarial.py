@@ -48,7 +48,7 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
     hidden_layer_sizes : array-like of int, default=None
         Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
         ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
-    latent_dim : int, default=None
+    latent_dim : int or None, default=None
         Size of the bottleneck; ``None`` resolves to ``ceil(sqrt(n_features))``.
     activation : str or callable, default="tanh"
         Activation of the hidden layers of the autoencoder.

@@ -31,27 +31,21 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         the per-feature normalisation of its errors. Training and scoring
         cost grow linearly with it on large, wide tables (the step is
         compute bound there) and much less on small ones (overhead bound).
-        Measured effects are in ``benchmarks/README.md``.
+        See the benchmark page for its effect on ranking and fit time.
     trim_fraction : float in [0, 1), default=0.1
         Share of each training batch, the rows with the largest loss, left
-        out of each member's loss (trimmed loss), from the first epoch on.
-        Outliers among the training rows reconstruct worst, so the networks
-        do not learn to reconstruct them; the held-out rows of early stopping
-        are scored the same way. The same share of the largest errors is
-        left out of each feature's error scale (``feature_scale_``): with the
-        plain mean, the outliers' large errors inflated the scale of exactly
-        the features in which they stand out, shrinking those features'
-        weight in every score. Measured with 3 seeds on eight ADBench tables
-        (``benchmarks/README.md``), the trimmed scale against the plain mean
-        with outliers among the training rows: AE mean ROC-AUC 0.841 ->
-        0.874, VAE 0.854 -> 0.883 (annthyroid AE 0.653 -> 0.872), mean
-        average precision 0.411 -> 0.479 and 0.429 -> 0.502; on inliers
-        only 0.921 -> 0.928 and 0.925 -> 0.933. ``0`` is the plain mean, in
-        the loss and in the scale.
+        out of each member's loss (trimmed loss). Outliers among the training
+        rows reconstruct worst, so the networks do not learn to reconstruct
+        them; the held-out rows of early stopping are scored the same way.
+        The same share of the largest errors is left out of each feature's
+        error scale (``feature_scale_``), so the outliers' large errors do
+        not inflate the scale of the features in which they stand out.
+        ``0`` is the plain mean, in the loss and in the scale; a share below
+        that of the outliers in the training rows leaves some of them in.
     hidden_layer_sizes : array-like of int, default=None
         Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
         ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
-    latent_dim : int, default=None
+    latent_dim : int or None, default=None
         Size of the bottleneck; ``None`` resolves to ``ceil(sqrt(n_features))``,
         small enough that the network cannot copy its input.
     activation : str or callable, default="tanh"
@@ -71,15 +65,10 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         first and memorise rare rows later (Arpit et al., "A closer look at
         memorization in deep networks", ICML 2017); the outliers among the
         training rows are such rare rows, so a short training reconstructs
-        the inliers while the outliers still reconstruct badly. Measured
-        with 3 seeds on eight ADBench tables (``benchmarks/README.md``, with
-        the plain-mean error scale that preceded ``feature_scale_``'s trimming),
-        20 epochs without early stopping against 100 epochs with it: mean
-        ROC-AUC 0.808 -> 0.841 with outliers among the training rows,
-        0.926 -> 0.921 on inliers only, and a fit about 8 times
-        faster (27.7 s -> 3.2 s on two cores). On data
-        known to be clean, more epochs (or ``early_stopping=True`` with
-        ``epochs=100``) reconstruct the inliers' tails a little better.
+        the inliers while the outliers still reconstruct badly, and it is
+        much faster than training to convergence (see the benchmark page).
+        On data known to be clean, more epochs (or ``early_stopping=True``
+        with ``epochs=100``) reconstruct the inliers' tails a little better.
     batch_size : int, default=128
         Rows per training step.
     learning_rate : float, default=1e-3
@@ -96,8 +85,8 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         the weights of the best epoch. Off by default: a held-out loss keeps
         falling while the networks learn to reconstruct the outliers among
         the training rows, so it rewards exactly the memorising that
-        ``epochs`` avoids (with it, training ran all 100 epochs on the
-        benchmark tables). Useful on clean data with a large ``epochs``.
+        ``epochs`` avoids, and it rarely ends training early. Useful on
+        clean data with a large ``epochs``.
     validation_fraction : float in (0, 1), default=0.1
         Share of the training rows held out for early stopping (at least
         one row).
@@ -107,12 +96,11 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     tol : float, default=1e-3
         Smallest relative decrease of the validation loss that counts as an
         improvement: an epoch improves when its loss is below
-        ``best * (1 - tol)`` (``best + tol * |best|`` for a negative loss),
+        ``best - tol * |best|`` (``best * (1 - tol)`` for a positive loss),
         ``best`` being the lowest loss so far. Relative, unlike
         :class:`~sklearn.neural_network.MLPRegressor`'s absolute ``tol``,
         so that it means the same for a mean squared error near 0.1 and an
-        ELBO in the hundreds (with an absolute 1e-4 the VAE never stopped on
-        KDDCUP).
+        ELBO in the hundreds. Raise it to stop sooner.
     random_state : int, RandomState instance or None, default=None
         Seeds weights, shuffling and noise: the same value gives
         bit-identical scores on CPU.

@@ -37,52 +37,38 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     ----------
     n_estimators : int, default=5
         Number of members (autoencoder, estimation network and mixture each).
-        A single DAGMM's scores move with its random initialisation by up to
-        a tenth of ROC-AUC on a table (pendigits: 0.870 +- 0.098 over three
-        seeds); averaging members removes most of that (RandNet, Chen et al.
-        2017). The members share each batch but not their weights, so
-        one compiled step trains them all. Measured with 3 seeds on eight
-        ADBench tables (``benchmarks/README.md``), 5 members against one
-        network: mean ROC-AUC 0.824 -> 0.849 with outliers among the
-        training rows (average precision 0.384 -> 0.431) and 0.885 -> 0.912
-        on clean rows; the largest standard deviation over seeds 0.098 ->
-        0.060. A fit costs about 1.4x one network's on small tables and
-        2.4-3.8x on the largest (shuttle, mnist), as early stopping watches
-        the members' mean loss. ``n_estimators=1`` is one DAGMM, scored by
-        its energy.
+        A single DAGMM's scores move with its random initialisation;
+        averaging members removes most of that (RandNet, Chen et al. 2017)
+        and ranks better (see the benchmark page). The members share each
+        batch but not their weights, so one compiled step trains them all and
+        a fit costs far less than ``n_estimators`` separate fits.
+        ``n_estimators=1`` is one DAGMM, scored by its energy.
     trim_fraction : float in [0, 1), default=0.1
         Share of each training batch, the rows with the largest
         reconstruction error, left out of each member's reconstruction term
-        (trimmed loss, as in :class:`AEOutlierDetector`), from the first
-        epoch on; the energy and the covariance penalty keep every row of
-        the batch, under its own mixture. The outliers among the training
-        rows reconstruct worst, so the networks do not learn to reconstruct
+        (trimmed loss, as in :class:`AEOutlierDetector`); the energy and the
+        covariance penalty keep every row of the batch. The outliers among
+        the training rows reconstruct worst, so the networks do not learn
         them and their scaled error (``scaled_error``), one of the mixtures'
         features, stays high. The same share of the largest errors is left
-        out of each feature's error scale. Measured with 3 seeds on eight
-        ADBench tables (``benchmarks/README.md``), against the untrimmed
-        term (with the error scale trimmed by 10% in both; 100 epochs with
-        early stopping): mean ROC-AUC 0.860 -> 0.877 with outliers among the
-        training rows (annthyroid 0.778 -> 0.875, pendigits 0.879 -> 0.915)
-        and 0.931 -> 0.930 on clean rows, but average precision 0.428 ->
-        0.407 and 0.663 -> 0.625 (thyroid 0.717 -> 0.468: the inliers that
-        reconstruct worst are not learned either and rank among the
-        outliers). With the 20 epochs of the default, against the detector
-        before both changes: 0.860 -> 0.882 and 0.931 -> 0.931, average
-        precision 0.428 -> 0.410 and 0.663 -> 0.643, the largest standard
-        deviation over seeds 0.049 -> 0.020. ``0`` is the plain mean, in the
-        loss and in the scale.
-    n_gmm : int, default=2
+        out of each feature's error scale. The inliers that reconstruct worst
+        are not learned either, which can cost average precision on tables
+        with hard inliers (see the benchmark page). ``0`` is the plain mean,
+        in the loss and in the scale.
+    n_gmm : int >= 1, default=2
         Number of mixture components (DAGMM used 2 for its small tables and
-        4 for KDDCUP).
+        4 for KDDCUP). More components fit data with several distinct normal
+        modes; each needs enough training rows to estimate its covariance.
     hidden_layer_sizes : array-like of int, default=None
         Encoder widths; the decoder mirrors them. ``None`` resolves at fit to
         ``(h, h // 2)`` with ``h = clip(2 * n_features, 16, 128)``.
-    latent_dim : int, default=1
-        Encoding size; the GMM sees ``latent_dim + n_recon_features_``
-        dimensions (``latent_dim + 2`` with the default ``recon_features``). DAGMM used
-        1 or 2: the reconstruction features carry most of the signal and a
-        small GMM dimension keeps the mixture well estimated.
+    latent_dim : int or None, default=1
+        Encoding size; ``None`` resolves to ``ceil(sqrt(n_features))``. The
+        estimation network sees ``latent_dim + n_recon_features_`` dimensions
+        (``latent_dim + 2`` with the default ``recon_features``), the fitted
+        mixtures one more with ``scaled_error``. DAGMM used 1 or 2: the
+        reconstruction features carry most of the signal and a small GMM
+        dimension keeps the mixture well estimated.
     activation : str or callable, default="tanh"
         Activation of the hidden layers of all networks (tanh as in DAGMM).
     gmm_hidden_size : int, default=10
@@ -106,73 +92,51 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         detector with ``save``, register a custom function with
         :func:`keras.saving.register_keras_serializable`.
     recon_scale : "auto" or float >= 0, default="auto"
-        Used by the default ``recon_features``: reference norm of the
-        relative reconstruction distance,
+        Reference norm of the relative reconstruction distance of the
+        default ``recon_features``,
         ``||x - x_hat|| / sqrt(min(||x||, ||x_hat||)**2 + recon_scale**2)``.
-        DAGMM's distance (``recon_scale=0``) assumes rows far from the
-        origin, as after min-max scaling; after ``StandardScaler`` the most
-        typical rows lie near the origin, where it explodes and marks them
-        as outliers. ``"auto"`` uses the root mean square norm of the
-        training rows: relative far out, absolute near the origin. On the
-        eight ADBench tables of the benchmark (standardized, seed 0) it
-        raised AEGMM's mean ROC-AUC from 0.79 to 0.82.
+        ``"auto"`` uses the root mean square norm of the training rows: the
+        distance is relative far from the origin and absolute near it, where
+        the typical rows of standardized data lie (see Notes). ``0`` is
+        DAGMM's distance, meant for rows far from the origin, as after
+        min-max scaling.
     em_steps : int >= 0, default=10
         EM steps that refine the mixture on the learned features of the
         training rows after training, started from the mixture that the
         estimation network's memberships give (DAGMM's estimate, which
-        ``em_steps=0`` keeps). The estimation network only approximates the
-        memberships that maximise the likelihood of those features; EM
-        finishes the job, so a row's energy is measured against the mixture
-        that best fits what the network learned. The steps run on the
-        training rows' features, computed once and kept while they fit in
+        ``em_steps=0`` keeps). The network only approximates the memberships
+        that maximise the likelihood of those features; EM finishes the job.
+        The features are computed once and kept while they fit in
         scikit-learn's ``working_memory`` (else computed again for each
-        step), so they cost little beside training. Measured with
-        3 seeds (``benchmarks/README.md``), 10 steps against 0: mean ROC-AUC
-        over eight ADBench tables 0.808 -> 0.824 (contaminated training rows)
-        and 0.866 -> 0.885 (clean); Protocol D F1 on KDDCUP 0.898 -> 0.946.
-        50 steps gave no more.
+        step), so the steps cost little beside training; many more than 10
+        gain nothing further.
     scaled_error : bool, default=True
         Whether the fitted mixtures also see, after the model's features
         ``z``, ``log(mean_j e_j / s_j)``: a row's squared reconstruction
         error ``e_j`` in each feature ``j``, divided by the member's typical
-        squared error ``s_j`` in that feature on the training rows (the mean
-        without the largest ``trim_fraction`` of them, as
-        :class:`AEOutlierDetector` scales its errors; ``feature_scale_``),
-        averaged over the features. DAGMM's
-        distance weighs every feature's error alike, so a feature the
-        network reconstructs poorly everywhere drowns one where a row departs
-        from what it reconstructs well; the scaled error keeps both. Training
-        is unchanged: after it, the feature scales are fitted, then the
-        mixtures (estimation network's memberships, then ``em_steps`` EM
-        steps) on the extended features. Measured with 3 seeds on eight
-        ADBench tables (``benchmarks/README.md``), against ``False``: mean
-        ROC-AUC 0.849 -> 0.859 with outliers among the training rows and
-        0.912 -> 0.934 on clean rows (annthyroid 0.644 -> 0.764 and 0.777 ->
-        0.930; mnist 0.807 -> 0.834), average precision unchanged (0.431 ->
-        0.429, 0.676 -> 0.674). It loses on satellite with contaminated
-        training rows (0.721 -> 0.667; a third of them are outliers, which
-        inflate the typical errors). ``False`` gives DAGMM's mixture input.
-    w_energy : float, default=0.1
+        squared error ``s_j`` in that feature on the training rows
+        (``feature_scale_``, as :class:`AEOutlierDetector` scales its
+        errors). DAGMM's distance weighs every feature's error alike, so a
+        feature the network reconstructs poorly everywhere drowns one where a
+        row departs from what it reconstructs well; the scaled error keeps
+        both. Training is unchanged: only the mixtures fitted after it see
+        the extra feature. It can lose where a large share of the training
+        rows are outliers, which inflate the typical errors (see the
+        benchmark page). ``False`` gives DAGMM's mixture input.
+    w_energy : float >= 0, default=0.1
         Weight of the mean sample energy in the loss (DAGMM).
-    w_cov_diag : float, default=0.005
+    w_cov_diag : float >= 0, default=0.005
         Weight of the inverse covariance diagonal penalty (DAGMM).
-    cov_jitter : float, default=1e-6
+    cov_jitter : float > 0, default=1e-6
         Added to covariance diagonals before the Cholesky factorisation; raise
         it if training reports a non positive definite covariance.
     epochs : int, default=20
         Number of passes over the training data (the maximum, with
         ``early_stopping``): short, as for the AE, VAE and VAEGMM detectors,
         so the outliers among the training rows are not yet reconstructed
-        (see :class:`AEOutlierDetector`). With the trimmed loss, measured
-        with 3 seeds on eight ADBench tables (``benchmarks/README.md``), 20
-        epochs without early stopping against at most 100 with it: mean
-        ROC-AUC 0.877 -> 0.882 with outliers among the training rows
-        (satellite 0.697 -> 0.741; largest standard deviation over seeds
-        0.032 -> 0.020) and 0.930 -> 0.931 on clean rows (average precision
-        0.407 -> 0.410 and 0.625 -> 0.643), in less than half the fit time
-        (mean 32.1 s -> 14.2 s with outliers in training). Without the
-        trimmed loss the two had tied (0.860 and 0.859), with annthyroid
-        0.778 -> 0.656.
+        (see :class:`AEOutlierDetector`). On the benchmark tables, 100
+        epochs with early stopping ranked no better and took much longer
+        (see the benchmark page).
     batch_size : int, default=256
         Rows per training step; the batch GMM is estimated from them, so
         larger batches are more stable (DAGMM used 1024 on KDDCUP).

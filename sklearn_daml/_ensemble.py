@@ -1,7 +1,7 @@
 """Ensembles of autoencoder detectors: ``n_estimators`` members in one model.
 
-A single autoencoder's scores move with its random initialisation by several
-hundredths of ROC-AUC from seed to seed. Averaging the standardized scores of
+A single autoencoder's scores move noticeably with its random initialisation
+from seed to seed. Averaging the standardized scores of
 independently initialised members removes most of that variance (RandNet,
 Chen et al., SDM 2017). The members' weights are stacked
 (:class:`~sklearn_daml.models.EnsembleDense`), so one compiled step trains

@@ -32,8 +32,8 @@ def release_freed_memory():
     raises its mmap threshold to the size of the largest block freed, so
     such tensors come to live on the heap, where freed blocks are reused
     only in part: with DAML's configuration on 8 x 8 digits the resident
-    memory grew by about 0.8 GB an epoch (8.4 GB after the first, 9.3 GB
-    after the second) while the live tensors stayed the same.
+    memory grows by most of a gigabyte an epoch while the live tensors stay
+    the same.
     ``malloc_trim(0)`` hands the free pages back (a few milliseconds); a
     no-op where the C library is not glibc.
     """

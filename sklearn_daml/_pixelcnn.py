@@ -85,8 +85,8 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         ``learning_rate=3e-3`` the defaults give a few hundred images a few
         hundred optimizer steps (about 240 for 125 digits). DAML's 20 epochs
         of 64 images at ``1e-3`` are made for tens of thousands of images:
-        125 images would get 40 steps (ROC-AUC 0.956 against 0.997 on the
-        zeros of the digits, seed 0).
+        125 images would get 40 steps, too few to learn them (see the
+        benchmark page). With many images, fewer epochs give as many steps.
     batch_size : int, default=32
         Images per training step.
     early_stopping : bool, default=False

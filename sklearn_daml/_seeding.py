@@ -9,7 +9,7 @@ from it: a second fit in another thread, or any user code, shifts the seeds.
 
 Here Keras' draws are routed to a generator of the current thread while a
 fit runs in it (:func:`seeded`); outside a fit, and in other threads, they
-go to Python's global generator as before. The user's global Python, NumPy,
+go to Python's global generator as usual. The user's global Python, NumPy,
 TensorFlow and Keras random states are never touched. Should a future Keras
 no longer draw its seeds this way, fits fall back to seeding the global
 generator under a process-wide lock (reproducible between fits, which then

@@ -44,7 +44,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
 
     Parameters
     ----------
-    seq_len : int, default=None
+    seq_len : int or None, default=None
         Steps per window of a 2-D input; each row must split into
         ``seq_len`` steps of equal width. ``None`` treats a 2-D row as a
         univariate window (``seq_len = n_columns``, one feature per step),
@@ -53,8 +53,9 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     latent_dim : int, default=32
         Width of the decoder LSTM and of the concatenated encoder states;
         must be even (the bidirectional encoder has ``latent_dim // 2`` units
-        per direction).
-    output_activation : str, default=None
+        per direction). Wider states reconstruct longer or more complex
+        windows, at a higher cost per step.
+    output_activation : str or None, default=None
         Activation of the decoder's output layer (``None``: linear, for
         scaled but unbounded series).
     threshold_net : keras.Model or callable, default=None
@@ -72,28 +73,20 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         anomalies.
     level_weight : float >= 0, default=1.0
         Weight of the window's level in its outlier score. The decoder
-        reconstructs a window at the level it sits at, so a window that is
-        normal in shape but lies wholly at an unusual level (a machine
-        running hot for a day, the level excursions most labelled NAB
-        anomalies are) reconstructs as well as any other. With
-        ``level_weight > 0`` the outlier score is the reconstruction score
-        standardized by its mean and standard deviation over the training
-        windows, plus ``level_weight`` times the level distance standardized
-        the same way. The level distance is the Mahalanobis distance of the
-        window's level (the mean of each feature over its steps) from the
-        training windows' levels. ``0`` gives alibi-detect's score
-        unchanged. Measured on the three NAB series of ``python -m
-        benchmarks series`` (3 seeds, point-wise ROC-AUC, machine
-        temperature / ambient temperature / NYC taxi; IsolationForest on the
-        same windows 0.858 / 0.789 / 0.850): ``0`` gives 0.807 / 0.606 /
-        0.863, ``1`` gives 0.863 / 0.822 / 0.866; the level alone gives
-        0.862 / 0.840 / 0.780.
+        reconstructs a window at the level it sits at, so a window normal in
+        shape but wholly at an unusual level (a machine running hot for a
+        day) reconstructs as well as any other. With ``level_weight > 0`` the
+        score is the reconstruction score plus ``level_weight`` times the
+        Mahalanobis distance of the window's level (each feature's mean over
+        its steps) from the training windows' levels, both standardized on
+        the training windows; ``1`` weighs them alike (see the benchmark
+        page). ``0`` gives alibi-detect's score unchanged: use it when a
+        window's level carries no information.
     epochs : int, default=100
         Passes over the training windows. alibi-detect trains 20; on a few
-        hundred windows that is a few hundred optimizer steps, and the
-        LSTM's reconstruction is still far from converged (NYC taxi, 429
-        windows: training loss 0.100 after 20 epochs and 0.025 after 100;
-        reconstruction score ROC-AUC 0.722 and 0.885, seed 0).
+        hundred windows that is only a few hundred optimizer steps, and the
+        LSTM's reconstruction is still far from converged. With many more
+        windows, fewer epochs give as many steps.
     batch_size : int, default=64
         Windows per training step (alibi-detect's default).
     learning_rate : float, default=1e-3
@@ -113,7 +106,8 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Seeds weights and shuffling: the same value gives bit-identical
         scores on CPU.
     verbose : int, default=0
-        ``1`` prints the loss after every epoch.
+        ``1`` prints the loss after every epoch; ``2`` also shows a progress
+        bar over the batches of each epoch.
 
     Attributes
     ----------

@@ -32,42 +32,37 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     Parameters
     ----------
     n_estimators : int, default=5
-        Number of members, as in :class:`AEGMMOutlierDetector`. Measured
-        with 3 seeds on the benchmark's tables, 5 members against one
-        network: the ranking is steadier (largest standard deviation over
-        seeds 0.061 -> 0.050 with outliers among the training rows, 0.096 ->
-        0.049 on clean rows) and better on clean rows (mean ROC-AUC over
-        eight tables 0.873 -> 0.887), with outliers in training no better
-        (0.834 -> 0.829). A fit costs about 1.5-2.3x one network's.
+        Number of members, as in :class:`AEGMMOutlierDetector`. Averaging
+        members makes the ranking steadier from seed to seed, and better on
+        clean training rows (see the benchmark page); one compiled step
+        trains them all, so a fit costs far less than ``n_estimators``
+        separate fits. ``n_estimators=1`` is one network, scored by its energy.
     trim_fraction : float in [0, 1), default=0.1
         Share of each training batch, the rows with the largest
         reconstruction loss, left out of each member's reconstruction term
-        (trimmed loss, as in :class:`AEOutlierDetector`), from the first
-        epoch on; the energy and the covariance penalty keep every row. The
-        outliers among the training rows reconstruct worst, so the networks
-        do not learn to reconstruct them and their scaled error, one of the
-        mixtures' features, stays high. The same share of the largest errors
-        is left out of each feature's error scale (``scaled_error``).
-        Measured with 3 seeds on eight ADBench tables
-        (``benchmarks/README.md``), against the untrimmed term (with the
-        error scale trimmed by 10% in both): mean ROC-AUC 0.847 -> 0.891
-        with outliers among the training rows (annthyroid 0.654 -> 0.887,
-        satellite 0.634 -> 0.736; average precision 0.415 -> 0.453) and
-        0.930 -> 0.935 on clean rows (average precision 0.639 -> 0.647);
-        the largest standard deviation over seeds 0.040 -> 0.024. Protocol
-        D F1 (clean training rows): thyroid 0.642 -> 0.666, arrhythmia
-        0.520 -> 0.520. ``0`` is the plain mean,
-        in the loss and in the scale.
-    n_gmm : int, default=2
-        Number of mixture components.
+        (trimmed loss, as in :class:`AEOutlierDetector`); the energy and the
+        covariance penalty keep every row. The outliers among the training
+        rows reconstruct worst, so the networks do not learn them and their
+        scaled error, one of the mixtures' features, stays high. The same
+        share of the largest errors is left out of each feature's error
+        scale (``scaled_error``). ``0`` is the plain mean, in the loss and in
+        the scale; a share below that of the outliers in the training rows
+        leaves some of them in the loss.
+    n_gmm : int >= 1, default=2
+        Number of mixture components, as in :class:`AEGMMOutlierDetector`.
+        More components fit data with several distinct normal modes; each
+        needs enough training rows to estimate its covariance.
     hidden_layer_sizes : array-like of int, default=None
         Encoder widths (the mean and log-variance heads follow); the decoder
         mirrors them. ``None`` resolves at fit to ``(h, h // 2)`` with
         ``h = clip(2 * n_features, 16, 128)``.
-    latent_dim : int, default=2
-        Latent dimension; the GMM sees ``latent_dim + n_recon_features_``
-        (by default ``latent_dim + 2``) dimensions
-        (alibi-detect's example uses 2).
+    latent_dim : int or None, default=2
+        Latent dimension (alibi-detect's example uses 2); ``None`` resolves
+        to ``ceil(sqrt(n_features))``. The estimation network sees
+        ``latent_dim + n_recon_features_`` dimensions (``latent_dim + 2``
+        with the default ``recon_features``), the fitted mixtures one more
+        with ``scaled_error``; a small dimension keeps the mixture well
+        estimated.
     activation : str or callable, default="tanh"
         Activation of the hidden layers of all networks.
     gmm_hidden_size : int, default=10
@@ -79,95 +74,67 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     recon_features : callable, default=None
         Features of a row and its reconstruction appended to the encoding,
         as in :class:`AEGMMOutlierDetector`.
-    w_recon : float, default=1.0
+    w_recon : float >= 0, default=1.0
         Weight of the reconstruction term. With the default ``cov_elbo="mse"``
         the term is AEGMM's mean squared error, with AEGMM's weight 1.
-        alibi-detect's ``w_recon=1e-7`` with its ELBO (``cov_elbo=0.05``)
-        leaves the reconstruction practically untrained next to the energy
-        and the KL term: on standardized ``cardio`` its members' mean squared
-        training error per feature was 3.26, worse than predicting zero (1.0);
-        with these weights 0.60 (AEGMM: 0.74). Measured with 3 seeds on eight
-        ADBench tables (``benchmarks/README.md``; 100 epochs with early
-        stopping, the defaults then), these weights against alibi-detect's
-        (``w_recon=1e-7, cov_elbo=0.05, beta=1.0``): mean ROC-AUC 0.830 ->
-        0.837 with outliers among the training rows (average precision
-        0.421 -> 0.394: a network that reconstructs well
-        also learns some of the outliers it trains on, on ``satellite`` and
-        ``shuttle``) and 0.900 -> 0.924 on clean rows (average precision
-        0.578 -> 0.635); the largest standard deviation over seeds fell from
-        0.078 to 0.053 and from 0.080 to 0.018.
+        alibi-detect's ``w_recon=1e-7`` with its ELBO (``cov_elbo=0.05``,
+        ``beta=1.0``) leaves the reconstruction practically untrained next to
+        the energy and the KL term; the defaults rank better, most clearly on
+        clean training rows (see the benchmark page).
     recon_scale : "auto" or float >= 0, default="auto"
-        Used by the default ``recon_features``: reference norm of the
-        relative reconstruction distance,
+        Reference norm of the relative reconstruction distance of the
+        default ``recon_features``,
         ``||x - x_hat|| / sqrt(min(||x||, ||x_hat||)**2 + recon_scale**2)``.
-        DAGMM's distance (``recon_scale=0``) assumes rows far from the
-        origin, as after min-max scaling; after ``StandardScaler`` the most
-        typical rows lie near the origin, where it explodes and marks them
-        as outliers. ``"auto"`` uses the root mean square norm of the
-        training rows: relative far out, absolute near the origin. On the
-        eight ADBench tables of the benchmark (standardized, seed 0) it
-        raised AEGMM's mean ROC-AUC from 0.79 to 0.82.
+        ``"auto"`` uses the root mean square norm of the training rows: the
+        distance is relative far from the origin and absolute near it, where
+        the typical rows of standardized data lie. ``0`` is DAGMM's distance,
+        meant for rows far from the origin, as after min-max scaling.
     em_steps : int >= 0, default=10
         EM steps that refine the mixture on the learned features of the
         training rows (all ``samples`` draws) after training, as in
         :class:`AEGMMOutlierDetector`; ``em_steps=0`` keeps the estimation
-        network's mixture. Measured with 3 seeds (``benchmarks/README.md``),
-        10 steps against 0: mean ROC-AUC over eight ADBench tables 0.822 ->
-        0.834 (contaminated training rows) and 0.861 -> 0.873 (clean), while
-        average precision fell by 0.01-0.02; Protocol D F1 on thyroid 0.599
-        -> 0.659 and arrhythmia 0.490 -> 0.525.
+        network's mixture. The steps cost little beside training.
     scaled_error : bool, default=True
         Whether the fitted mixtures also see the log of a row's mean scaled
         squared reconstruction error, as in :class:`AEGMMOutlierDetector`
         (each draw's error, with the members' typical errors in each feature
-        averaged over the ``samples`` draws). Measured with 3 seeds on eight
-        ADBench tables (``benchmarks/README.md``), against ``False``: mean
-        ROC-AUC 0.829 -> 0.830 with outliers among the training rows and
-        0.887 -> 0.900 on clean rows (average precision 0.418 -> 0.421 and
-        0.568 -> 0.578). It gains on thyroid, annthyroid and mnist and loses
-        on satellite and pendigits, and the largest standard deviation over
-        seeds grows (0.050 -> 0.078, annthyroid); ``False`` is the detector
-        without it.
-    w_energy : float, default=0.1
-        Weight of the mean sample energy.
-    w_cov_diag : float, default=0.005
-        Weight of the covariance penalty.
-    cov_jitter : float, default=1e-6
-        Cholesky jitter of the covariances.
-    beta : float, default=1e-6
+        averaged over the ``samples`` draws). It helps most on clean
+        training rows and can lose on tables where many training rows are
+        outliers (see the benchmark page); ``False`` gives the mixtures the
+        model's features alone.
+    w_energy : float >= 0, default=0.1
+        Weight of the mean sample energy in the loss (DAGMM).
+    w_cov_diag : float >= 0, default=0.005
+        Weight of the inverse covariance diagonal penalty (DAGMM).
+    cov_jitter : float > 0, default=1e-6
+        Added to covariance diagonals before the Cholesky factorisation; raise
+        it if training reports a non positive definite covariance.
+    beta : float >= 0, default=1e-6
         Weight of the KL term: small, so that reconstruction is favoured over
         regularization, as in the ML4Anomalies VAE (``1e-6`` with the mean
-        squared error); ``1e-3`` gave the same ranking (seed 0, eight tables).
+        squared error). Moderately larger values (such as ``1e-3``) rank
+        about the same.
     cov_elbo : float, "cov_full", "cov_diag" or "mse", default="mse"
         Covariance of the ELBO term, as in :class:`VAEOutlierDetector`;
         ``"mse"`` is the plain mean squared error (AEGMM's term).
-    samples : int, default=5
+    samples : int >= 1, default=5
         Latent draws averaged per row: in the score, and in what is fitted
         after training (error scales, mixture, EM steps, energy moments).
         Their noise is fixed at fit (``noise_``). The encoder runs once per
-        row; each draw is one pass of the decoder and the estimation network
-        over the rows, so the work after training and the scoring cost grow
-        with it. Measured with 3 seeds on eight ADBench
-        tables (``benchmarks/README.md``), 5 draws against 10: mean ROC-AUC
-        0.891 -> 0.890 with outliers among the training rows (average
-        precision 0.453 -> 0.451) and 0.935 -> 0.936 on clean rows (0.647
-        -> 0.649), no table moving by more than 0.010; mean fit time 15.6 s
-        -> 12.9 s (seed 0, quiet two-core machine), half the scoring work
-        per row.
+        row; each draw is one pass of the decoder and the estimation network,
+        so the work after training and the scoring cost grow in proportion.
+        More draws smooth the score; beyond 5 the ranking barely changes
+        (see the benchmark page).
     epochs : int, default=20
         Number of passes over the training data (the maximum, with
         ``early_stopping``): short, so the outliers among the training rows
         are not yet reconstructed, for the reason given in
-        :class:`AEOutlierDetector`. Once the reconstruction is trained
-        (``w_recon``) this matters as it does for the AE. Measured with 3
-        seeds on eight ADBench tables (``benchmarks/README.md``), 20 epochs
-        without early stopping against 100 with it: mean ROC-AUC 0.837 ->
-        0.846 with outliers among the training rows (average precision
-        0.394 -> 0.416) and 0.924 -> 0.929 on clean rows; the largest
-        standard deviation over seeds 0.053 -> 0.021 and 0.018 -> 0.024;
-        about half the fit time.
+        :class:`AEOutlierDetector`. On the benchmark tables, 100 epochs with
+        early stopping ranked no better, even on clean training rows, at a
+        higher cost (see the benchmark page).
     batch_size : int, default=256
-        Rows per training step.
+        Rows per training step; the batch GMM is estimated from them, so
+        larger batches are more stable.
     early_stopping : bool, default=False
         Stop once the loss of a held-out ``validation_fraction`` of the rows
         stops improving (see :class:`AEOutlierDetector`); off by default for
