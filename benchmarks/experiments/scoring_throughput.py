@@ -1,5 +1,5 @@
-"""Scoring throughput of the tabular detectors with their defaults (issue 9's
-cost target, run by hand).
+"""Scoring throughput of the tabular detectors with their defaults (run by
+hand).
 
 Each detector is fitted with its defaults (``random_state=0``) on the
 contaminated Protocol U training split of a table (seed 0, standardized),

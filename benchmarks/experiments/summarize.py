@@ -1,4 +1,5 @@
-"""Table of mean ROC-AUC/AP per variant and regime from ``ae_variants`` output:
+"""Table of mean ROC-AUC/AP and fit time per variant and regime from the JSON
+lines that ``variants.py`` prints:
 ``python -m benchmarks.experiments.summarize out1.jsonl out2.jsonl ...``."""
 import json, sys, collections
 import numpy as np

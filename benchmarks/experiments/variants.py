@@ -1,12 +1,19 @@
-"""Issue 9 experiments on the library's own detectors (run by hand).
+"""Variants of a tabular detector over seeds and regimes (run by hand).
 
-Fits a detector with some parameters changed from its defaults on Protocol U
-(both regimes: ``U`` contaminated training rows, ``C`` inliers only), on the
-same splits as ``benchmarks.quality``, and prints one JSON line per table,
-seed and regime; ``summarize.py`` beside it averages them::
+Fits a detector (``AE``, ``VAE``, ``AEGMM`` or ``VAEGMM``) with some
+parameters changed from its defaults on Protocol U (both regimes: ``U``
+contaminated training rows, ``C`` inliers only), on the same splits as
+``benchmarks.quality``, and prints one JSON line per table, seed and regime
+(``LABEL`` names the variant in them); ``summarize.py`` beside it averages
+them into a table::
 
-    python -m benchmarks.experiments.variants AEGMM base seeds=0,1,2
-    python -m benchmarks.experiments.variants AEGMM absdist seeds=0 recon=abs
+    python -m benchmarks.experiments.variants AEGMM base seeds=0,1,2 > base.jsonl
+    python -m benchmarks.experiments.variants AEGMM e40 epochs=40 seeds=0,1,2 > e40.jsonl
+    python -m benchmarks.experiments.variants AEGMM absdist seeds=0 recon=abs regimes=U
+    python -m benchmarks.experiments.summarize base.jsonl e40.jsonl
+
+``seeds=``, ``regimes=`` and ``tables=`` take comma-separated lists
+(defaults: seed 0, both regimes, every ADBench table).
 
 ``recon`` picks the reconstruction features of the GMM detectors (``rel``:
 the default; ``abs``: cosine term and ``||x - x_hat|| / s`` with ``s`` the
