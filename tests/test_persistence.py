@@ -1,4 +1,4 @@
-"""det.save and sklearn_daml.load: one file that runs no code on load (issue 11)."""
+"""det.save and sklearn_daml.load: one file that runs no code on load."""
 
 import io
 import json

@@ -1,5 +1,5 @@
-"""Issue 11, sections 3 and 4: quiet in every import order and process,
-finite scores, and honest warnings and errors."""
+"""Trust: quiet in every import order and process, finite scores, and
+honest warnings and errors."""
 
 import os
 import subprocess
