@@ -8,13 +8,21 @@ unusual, replace one feature at a time by a typical value (the median of the
 training rows) and measure how much more normal the row becomes: a feature
 whose replacement raises ``score_samples`` a lot is one the model finds
 abnormal in that row. This uses only ``score_samples``, so it works for every
-detector and inside a pipeline.
+detector (and for IsolationForest), inside a pipeline too, and it measures the
+effect on the detector's actual score.
 
-:class:`~sklearn_daml.Seq2SeqOutlierDetector`,
+The reconstruction detectors also have a ``feature_score_samples`` method, the
+model's own score of every feature (higher = more normal): minus the
+per-feature reconstruction error for
+:class:`~sklearn_daml.AEOutlierDetector`,
+:class:`~sklearn_daml.VAEOutlierDetector`,
+:class:`~sklearn_daml.AEGMMOutlierDetector` and
+:class:`~sklearn_daml.VAEGMMOutlierDetector`, of every time step and feature
+for :class:`~sklearn_daml.Seq2SeqOutlierDetector`, and of every pixel for
 :class:`~sklearn_daml.PixelCNNOutlierDetector` and
-:class:`~sklearn_daml.LLROutlierDetector` also have a
-``feature_score_samples`` method that returns the model's own score of every
-time step and feature, or of every pixel.
+:class:`~sklearn_daml.LLROutlierDetector`. A pipeline does not pass that method
+on; call it on the fitted detector with the transformed rows, as at the end of
+this example.
 """
 
 # %%
@@ -68,3 +76,18 @@ fig.tight_layout()
 # or lowers it (gray), are not what the model objects to. Correlated features (radius, perimeter and area here) share
 # their effect: replacing one of them leaves the others unusual, so look at
 # groups, not only at the top bar.
+
+# %%
+# The detector's own per-feature scores
+# -------------------------------------
+# ``feature_score_samples`` of the fitted autoencoder, on the row as the
+# pipeline's scaler transforms it: minus each feature's reconstruction error,
+# relative to that feature's typical error on the training rows. Its lowest
+# entries are the features the network reconstructs worst in this row; they
+# need not be the ones whose replacement changes the score most, since the
+# replacement also changes how the other features are reconstructed.
+scaler, detector = pipe[0], pipe[-1]
+feature_scores = detector.feature_score_samples(scaler.transform(X[[row]]))[0]
+worst = np.argsort(feature_scores)[:5]
+print("worst-reconstructed features:",
+      ", ".join(f"{data.feature_names[j]} ({feature_scores[j]:.1f})" for j in worst))

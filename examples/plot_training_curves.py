@@ -6,11 +6,15 @@ Training curves and early stopping
 Every detector records the mean training loss of each epoch in ``loss_curve_``
 and, with ``early_stopping=True``, the loss of the held-out
 ``validation_fraction`` of the rows in ``validation_loss_curve_``. Training
-stops once the validation loss has not improved by ``tol`` for
-``n_iter_no_change`` epochs and keeps the weights of the best epoch;
-``n_iter_`` is the number of epochs run, and ``epochs`` only a maximum. The
-tabular detectors train a short, fixed 20 epochs by default instead (see
-their ``epochs`` parameter); on clean data they may stop early.
+stops once the validation loss has not improved by ``tol`` (relative to the
+best loss so far) for ``n_iter_no_change`` epochs and keeps the weights of the
+best epoch; ``n_iter_`` is the number of epochs run, and ``epochs`` only a
+maximum. Early stopping is off by default on every detector: the tabular
+detectors train a short, fixed 20 epochs on all the rows (see their
+``epochs`` parameter), so that they do not learn to reconstruct the outliers
+among them. On data known to be clean, ``early_stopping=True`` with a larger
+``epochs`` is the alternative; this example shows both on the breast cancer
+table.
 """
 
 # %%
