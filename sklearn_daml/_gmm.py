@@ -288,10 +288,9 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_ = params
 
     def _energy(self, z):
-        return gmm_energy(
-            z,
-            *(tf.constant(p) for p in (self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_)),
-        )
+        params = (tf.constant(p) for p in (self.phi_, self.mu_, self.cov_, self.L_, self.log_det_cov_))
+        energy, _ = gmm_energy(z, *params, return_mean=False)
+        return energy
 
     def _scoring_row_width(self):
         return super()._scoring_row_width() + 4 * self.n_gmm * self._n_score_samples() * (

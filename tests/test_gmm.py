@@ -52,7 +52,7 @@ def _reference_energy(z, phi, mu, cov):
 def test_energy_matches_scipy_mixture(data, cov_jitter):
     z, gamma = data
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=cov_jitter)
-    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])
     assert energy.shape == (50,)
     expected = _reference_energy(
         z, _np(phi), _np(mu), _np(cov) + cov_jitter * np.eye(3)[None]
@@ -63,7 +63,7 @@ def test_energy_matches_scipy_mixture(data, cov_jitter):
 def test_energy_without_jitter_matches_scipy_without_jitter(data):
     z, gamma = data
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=0.0)
-    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])
     ref_phi, ref_mu, ref_cov = _reference_params(z, gamma)
     np.testing.assert_allclose(energy, _reference_energy(z, ref_phi, ref_mu, ref_cov), rtol=1e-5)
 
@@ -73,7 +73,7 @@ def test_energy_on_new_rows(data):
     z, gamma = data
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=1e-6)
     z_new = np.random.RandomState(1).normal(scale=2.0, size=(7, 3))
-    energy = _np(gmm_energy(z_new, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z_new, phi, mu, cov, L, log_det, return_mean=False)[0])
     expected = _reference_energy(z_new, _np(phi), _np(mu), _np(cov) + 1e-6 * np.eye(3)[None])
     np.testing.assert_allclose(energy, expected, rtol=1e-5)
 
@@ -82,7 +82,7 @@ def test_energy_single_component_is_gaussian_nll(data):
     z, _ = data
     gamma = np.ones((50, 1))
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=0.0)
-    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])
     expected = -multivariate_normal(z.mean(0), np.cov(z, rowvar=False, bias=True)).logpdf(z)
     np.testing.assert_allclose(energy, expected, rtol=1e-8)
 
@@ -165,7 +165,7 @@ def test_empty_component_gives_finite_sensible_energy(data):
     for name, t in zip(["phi", "mu", "cov", "L", "log_det"], (phi, mu, cov, L, log_det)):
         assert np.all(np.isfinite(_np(t))), name
     assert _np(phi)[2] == 0.0
-    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])
     assert np.all(np.isfinite(energy))
     # the empty component has no weight: energy is that of the other two
     ref_phi, ref_mu, ref_cov = _reference_params(z, gamma[:, :2])
@@ -183,11 +183,10 @@ def test_empty_component_from_statistics_is_finite(data):
     params = gmm_params_from_statistics(*gmm_sufficient_statistics(z, gamma), cov_jitter=1e-6)
     for t in params:
         assert np.all(np.isfinite(_np(t)))
-    energy = _np(gmm_energy(z, *params))
+    energy = _np(gmm_energy(z, *params, return_mean=False)[0])
     assert np.all(np.isfinite(energy))
-    np.testing.assert_allclose(
-        energy, _np(gmm_energy(z, *gmm_params(z, gamma, cov_jitter=1e-6))), rtol=1e-8
-    )
+    direct = gmm_energy(z, *gmm_params(z, gamma, cov_jitter=1e-6), return_mean=False)[0]
+    np.testing.assert_allclose(energy, _np(direct), rtol=1e-8)
 
 
 def test_collapsed_component_is_finite_thanks_to_jitter():
@@ -197,7 +196,7 @@ def test_collapsed_component_is_finite_thanks_to_jitter():
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=1e-4)
     np.testing.assert_allclose(_np(cov), 0.0, atol=1e-15)
     np.testing.assert_allclose(_np(log_det), 3 * np.log(1e-4), rtol=1e-10)
-    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det))
+    energy = _np(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])
     expected = -multivariate_normal(z[0], 1e-4 * np.eye(3)).logpdf(z)
     np.testing.assert_allclose(energy, expected, rtol=1e-8)
 
@@ -237,7 +236,7 @@ def test_empty_component_does_not_affect_rows_at_origin():
     z[0] = 0.0
     gamma = np.zeros((50, 2))
     gamma[:, 0] = 1.0  # component 1 is empty
-    energy = _np(gmm_energy(z, *gmm_params(z, gamma, cov_jitter=1e-6)))
+    energy = _np(gmm_energy(z, *gmm_params(z, gamma, cov_jitter=1e-6), return_mean=False)[0])
     cov = np.cov(z, rowvar=False, bias=True) + 1e-6 * np.eye(10)
     expected = -multivariate_normal(z.mean(0), cov).logpdf(z)
     np.testing.assert_allclose(energy, expected, rtol=1e-6)

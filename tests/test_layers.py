@@ -20,7 +20,7 @@ LAYERS = {
     "foundation": ["_version", "_tensorflow"],
     "maths": ["models.gmm", "models.features"],
     "models": [
-        "models.ensemble", "models.losses", "models.autoencoder", "models.seq2seq",
+        "models._nets", "models.ensemble", "models.losses", "models.autoencoder", "models.seq2seq",
         "models.pixelcnn", "models.factory", "models",
     ],
     "mechanisms": [

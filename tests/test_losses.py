@@ -45,7 +45,7 @@ def _scipy_nll(y, y_pred, cov):
 
 def _gmm_terms(z, gamma, cov_jitter=1e-6):
     phi, mu, cov, L, log_det = gmm_params(z, gamma, cov_jitter=cov_jitter)
-    energy = float(np.mean(np.asarray(gmm_energy(z, phi, mu, cov, L, log_det))))
+    energy = float(np.mean(np.asarray(gmm_energy(z, phi, mu, cov, L, log_det, return_mean=False)[0])))
     return energy, float(gmm_cov_penalty(cov))
 
 

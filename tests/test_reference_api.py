@@ -14,6 +14,7 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy.stats import multivariate_normal
 from keras.layers import Dense, InputLayer
 
 import keras
@@ -132,6 +133,12 @@ REFERENCE = {
         "x_true": REQUIRED, "y_pred": REQUIRED, "model": None, "loss_type": "kld",
         "temperature": 1.0,
     }),
+    # alibi-detect: alibi_detect.models.tensorflow.gmm
+    "alibi gmm_params": ("gmm_params", {"z": REQUIRED, "gamma": REQUIRED}),
+    "alibi gmm_energy": ("gmm_energy", {
+        "z": REQUIRED, "phi": REQUIRED, "mu": REQUIRED, "cov": REQUIRED, "L": REQUIRED,
+        "log_det_cov": REQUIRED, "return_mean": True,
+    }),
     "alibi loss_vaegmm": ("loss_vaegmm", {
         "x_true": REQUIRED, "x_pred": REQUIRED, "z": REQUIRED, "gamma": REQUIRED,
         "w_recon": 1e-7, "w_energy": 0.1, "w_cov_diag": 0.005, "cov_full": None,
@@ -181,6 +188,46 @@ def test_reference_signature(entry):
     assert order == list(reference)
     required = [p for p, d in reference.items() if d is REQUIRED]
     assert list(params)[: len(required)] == required
+
+
+# the reference's modules and what each holds: code importing from them runs here
+REFERENCE_MODULES = {
+    "autoencoder": [
+        "AE", "AEGMM", "Decoder", "DecoderLSTM", "EncoderAE", "EncoderLSTM", "EncoderVAE",
+        "Sampling", "Seq2Seq", "VAE", "VAEGMM", "eucl_cosim_features",
+    ],
+    "gmm": ["gmm_energy", "gmm_params"],
+    "losses": ["elbo", "loss_adv_ae", "loss_aegmm", "loss_distillation", "loss_vaegmm"],
+}
+
+
+@pytest.mark.parametrize("module", list(REFERENCE_MODULES))
+def test_reference_modules(module):
+    """``from alibi_detect.models.tensorflow.<module> import <name>`` becomes
+    ``from sklearn_daml.models.<module> import <name>``."""
+    imported = __import__(f"sklearn_daml.models.{module}", fromlist=REFERENCE_MODULES[module])
+    for name in REFERENCE_MODULES[module]:
+        assert getattr(imported, name) is getattr(models, name)
+
+
+def test_gmm_energy_as_alibi_detect_calls_it():
+    """alibi-detect's call: the mean energy and the covariance penalty."""
+    from sklearn_daml.models.gmm import gmm_energy, gmm_params
+
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(20, 2))
+    gamma = rng.dirichlet([1.0, 1.0], size=20)
+    phi, mu, cov, L, log_det_cov = gmm_params(z, gamma)
+    e, c = gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=True)
+    rows, c_rows = gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=False)
+    density = sum(
+        np.asarray(phi)[k] * multivariate_normal(np.asarray(mu)[k], np.asarray(cov)[k]).pdf(z)
+        for k in range(2)
+    )
+    np.testing.assert_allclose(np.asarray(rows), -np.log(density), rtol=1e-6)
+    np.testing.assert_allclose(float(e), np.mean(-np.log(density)), rtol=1e-6)
+    expected_c = np.sum(1.0 / np.diagonal(np.asarray(cov), axis1=-2, axis2=-1))
+    np.testing.assert_allclose([float(c), float(c_rows)], [expected_c] * 2, rtol=1e-12)
 
 
 @pytest.mark.parametrize("name, method, args", REFERENCE_METHODS)

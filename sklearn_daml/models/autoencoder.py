@@ -11,14 +11,17 @@ import functools
 import keras
 from keras import layers, ops
 
+from ._nets import NetsMixin as _NetsMixin
+from ._nets import serializable as _serializable
 from .ensemble import EnsembleDense, member_pairs
 from .features import eucl_cosim_features
+# alibi-detect keeps its sequence models in its autoencoder module: importable here too
+from .seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq
 
-__all__ = ["EncoderAE", "EncoderVAE", "Decoder", "Sampling", "AE", "VAE", "AEGMM", "VAEGMM"]
-
-_serializable = keras.saving.register_keras_serializable(package="sklearn_daml")
-_serialize = keras.saving.serialize_keras_object
-_deserialize = keras.saving.deserialize_keras_object
+__all__ = [
+    "EncoderAE", "EncoderVAE", "Decoder", "Sampling", "AE", "VAE", "AEGMM", "VAEGMM",
+    "EncoderLSTM", "DecoderLSTM", "Seq2Seq", "eucl_cosim_features",
+]
 
 
 def _flatten(t):
@@ -38,30 +41,6 @@ def _flatten_draws(z_mean, z):
     if len(z.shape) == len(z_mean.shape):
         return None, z
     return ops.shape(z)[0], ops.reshape(z, (-1, *z.shape[2:]))
-
-
-class _NetsMixin:
-    """get_config/from_config for models whose arguments include Keras nets."""
-
-    _net_args = ()
-    _fn_args = ()
-
-    def get_config(self):
-        config = super().get_config()
-        for name in self._net_args + self._fn_args:
-            config[name] = _serialize(getattr(self, name))
-        config.update(self._plain_config())
-        return config
-
-    def _plain_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for name in cls._net_args + cls._fn_args:
-            config[name] = _deserialize(config[name])
-        return cls(**config)
 
 
 @_serializable

@@ -153,23 +153,31 @@ def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitt
     return phi, mu, cov, L, log_det_cov
 
 
-def gmm_energy(z, phi, mu, cov, L, log_det_cov):
+def gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=True):
     """Sample energy: negative log-density of each row under the mixture.
 
     ``E(z) = -log sum_k phi_k N(z; mu_k, cov_k)``, computed stably with a
-    log-sum-exp over components and triangular solves with ``L``.
+    log-sum-exp over components and triangular solves with ``L``. The
+    signature and the returned pair are alibi-detect's.
 
     Parameters
     ----------
     z : tensor of shape (n_samples, n_dims)
+        Rows, or ``(n_samples, *batch, n_dims)`` for mixtures with batch
+        axes (one mixture per ensemble member).
     phi, mu, cov, L, log_det_cov : tensors
-        Mixture parameters as returned by :func:`gmm_params`. ``cov`` is
-        accepted for signature compatibility with alibi-detect; the density
-        uses ``L`` and ``log_det_cov``.
+        Mixture parameters as returned by :func:`gmm_params`.
+    return_mean : bool, default=True
+        Whether to return the mean energy over the rows (a DAGMM loss term)
+        instead of each row's energy (an outlier score).
 
     Returns
     -------
-    energy : tensor of shape (n_samples,)
+    energy : tensor of shape (n_samples, *batch), or ``batch`` with ``return_mean``
+        The energy of each row, or its mean over the rows.
+    cov_diag : tensor of shape ``batch``
+        The covariance penalty ``sum_k sum_d 1 / cov_k[d, d]``
+        (:func:`gmm_cov_penalty`).
 
     Examples
     --------
@@ -181,12 +189,18 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov):
     >>> z = np.array([[0.0], [1.0], [10.0], [11.0]])
     >>> gamma = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     >>> params = gmm_params(z, gamma)
-    >>> np.round(np.asarray(gmm_energy(np.array([[0.5], [5.5]]), *params)), 2)
+    >>> energy, cov_diag = gmm_energy(np.array([[0.5], [5.5]]), *params, return_mean=False)
+    >>> np.round(np.asarray(energy), 2)
     array([ 0.92, 50.23])
+    >>> mean_energy, cov_diag = gmm_energy(np.array([[0.5], [5.5]]), *params)
+    >>> round(float(mean_energy), 3), round(float(cov_diag), 3)
+    (25.572, 8.0)
     """
-    del cov
     energy = -ops.logsumexp(_component_log_prob(z, phi, mu, L, log_det_cov), axis=-2)
-    return ops.moveaxis(energy, -1, 0)
+    energy = ops.moveaxis(energy, -1, 0)
+    if return_mean:
+        energy = ops.mean(energy, axis=0)
+    return energy, gmm_cov_penalty(cov)
 
 
 def gmm_responsibilities(z, phi, mu, L, log_det_cov):

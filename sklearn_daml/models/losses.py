@@ -122,7 +122,8 @@ def gmm_loss_terms(z, gamma, cov_jitter=1e-6):
     over the members.
     """
     phi, mu, cov, L, log_det_cov = gmm_params(z, gamma, cov_jitter)
-    energy = ops.mean(gmm_energy(z, phi, mu, cov, L, log_det_cov))
+    energy, _ = gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=False)
+    energy = ops.mean(energy)
     return energy, ops.mean(gmm_cov_penalty(cov))
 
 

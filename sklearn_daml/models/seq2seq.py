@@ -15,11 +15,10 @@ float64 input works with float32 or float64 layers.
 import keras
 from keras import layers, ops
 
-from .autoencoder import _NetsMixin
+from ._nets import NetsMixin as _NetsMixin
+from ._nets import serializable as _serializable
 
 __all__ = ["EncoderLSTM", "DecoderLSTM", "Seq2Seq", "default_threshold_net", "squared_difference"]
-
-_serializable = keras.saving.register_keras_serializable(package="sklearn_daml")
 
 
 @_serializable
