@@ -9,7 +9,7 @@ from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
 from ._distillation import ModelDistillationDetector  # noqa: E402
 from ._llr import LLROutlierDetector  # noqa: E402
-from ._persistence import load  # noqa: E402
+from ._persistence import load, save  # noqa: E402
 from ._pixelcnn import PixelCNNOutlierDetector  # noqa: E402
 from ._seq2seq import Seq2SeqOutlierDetector  # noqa: E402
 from ._training import TrainingDivergedError  # noqa: E402
@@ -29,5 +29,6 @@ __all__ = [
     "ModelDistillationDetector",
     "TrainingDivergedError",
     "load",
+    "save",
     "__version__",
 ]

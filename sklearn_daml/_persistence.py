@@ -1,16 +1,19 @@
-"""Saving a detector to one file that runs no code when it is loaded.
+"""Saving a detector, or a pipeline holding one, to one file that runs no
+code when it is loaded.
 
 Unpickling a file can run any code its author chose. The file written here
 holds only data: a zip archive with
 
 * ``manifest.json``: the format version, the versions of the libraries that
   wrote it, the estimator's class, its constructor parameters and its state
-  (every fitted attribute, private ones included), as JSON;
+  (every fitted attribute, private ones included), as JSON; an estimator
+  inside it (a step of a ``Pipeline``, a transformer of a
+  ``ColumnTransformer``) is stored the same way, nested;
 * ``arrays/*.npy``: NumPy arrays and scalars, written without pickle;
 * ``keras/*.keras``: every Keras model or layer (a fitted network or a
   network given as a parameter), in Keras' own format.
 
-What is stored is discovered, not listed per detector: the parameters are
+What is stored is discovered, not listed per estimator: the parameters are
 those of ``get_params(deep=False)`` and the state is what ``__getstate__``
 returns, the same state pickle would store; loading builds the estimator from
 its parameters and hands the state to ``__setstate__``, which rebuilds what
@@ -18,12 +21,15 @@ is not stored (the compiled scoring functions). A detector with state that
 neither form holds drops it in ``__getstate__`` and rebuilds it in
 ``__setstate__``, as it would for pickle.
 
-Loading accepts sklearn-daml's own classes, NumPy arrays of plain values and
-standard Keras objects, and refuses everything that would run other code
-(a class registered by another package, a ``Lambda`` layer's bytecode, a
-pickled array) unless the caller names it in ``trusted``.
+Loading accepts sklearn-daml's own classes, the scikit-learn classes of
+``SKLEARN_CLASSES`` (pipelines and transformers whose state is arrays and
+plain values), NumPy arrays of plain values and standard Keras objects, and
+refuses everything that would run other code (another class, a ``Lambda``
+layer's bytecode, a pickled array) unless the caller names it in
+``trusted``. Saving refuses, naming it, what loading could not rebuild from
+data alone: a function given to a scikit-learn estimator (a
+``FunctionTransformer``'s lambda), an estimator of another library.
 """
-
 import contextlib
 import importlib
 import io
@@ -31,6 +37,7 @@ import json
 import math
 import os
 import platform
+import re
 import tempfile
 import uuid
 import warnings
@@ -48,7 +55,10 @@ tf = import_tensorflow()
 import keras  # noqa: E402
 
 FORMAT = "sklearn-daml detector"
-FORMAT_VERSION = 1
+# 2: estimators nested in an estimator (pipelines) and the values of their
+# state (object arrays, slices, dtypes, NumPy types and ufuncs). A file that
+# needs none of them is written as version 1, which older releases read.
+FORMAT_VERSION = 2
 _MANIFEST = "manifest.json"
 _OWN_PACKAGE = "sklearn_daml"
 # the trust names of the two kinds of content that carry Python code
@@ -61,6 +71,31 @@ _KERAS_FUNCTION_MODULES = (
     "activations", "constraints", "initializers", "losses", "metrics", "optimizers",
     "regularizers",
 )
+
+
+# scikit-learn's classes that the format holds without being trusted, by the
+# public module that exports them: building them runs only scikit-learn's
+# code, and their fitted state is arrays and plain values. An estimator's class
+# must be one of these itself (a subclass is the user's code, loaded only when
+# trusted). FunctionTransformer is saved only without a function (the identity,
+# which ColumnTransformer uses for "passthrough") or with a NumPy ufunc.
+SKLEARN_CLASSES = {
+    "sklearn.pipeline": ("Pipeline", "FeatureUnion"),
+    "sklearn.compose": ("ColumnTransformer", "make_column_selector"),
+    "sklearn.preprocessing": (
+        "StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler", "Normalizer",
+        "Binarizer", "QuantileTransformer", "PowerTransformer", "OneHotEncoder",
+        "OrdinalEncoder", "KBinsDiscretizer", "PolynomialFeatures", "FunctionTransformer",
+    ),
+    "sklearn.impute": ("SimpleImputer", "MissingIndicator", "KNNImputer"),
+    "sklearn.decomposition": ("PCA", "IncrementalPCA", "TruncatedSVD", "FastICA"),
+    "sklearn.feature_selection": ("VarianceThreshold",),
+    "sklearn.random_projection": ("GaussianRandomProjection",),
+    "sklearn.kernel_approximation": ("RBFSampler", "Nystroem"),
+}
+# the Python types a dtype parameter may name (NumPy's scalar types are found
+# by name in numpy)
+_BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, bytes, object)}
 
 
 def _versions():
@@ -154,6 +189,56 @@ def _resolve_class(ref):
     return obj
 
 
+def _is_sklearn_ref(ref):
+    """Whether ``ref`` names a class of ``SKLEARN_CLASSES`` by its public module."""
+    return (
+        isinstance(ref, dict)
+        and isinstance(ref.get("module"), str)
+        and isinstance(ref.get("name"), str)
+        and ref["name"] in SKLEARN_CLASSES.get(ref["module"], ())
+    )
+
+
+def _public_sklearn_ref(cls):
+    """The ref of ``cls`` in ``SKLEARN_CLASSES`` when ``cls`` is one of them
+    itself (a subclass is not), else ``None``."""
+    if cls.__module__.split(".")[0] != "sklearn":
+        return None
+    for module, names in SKLEARN_CLASSES.items():
+        if cls.__name__ in names and getattr(
+            importlib.import_module(module), cls.__name__, None
+        ) is cls:
+            return {"module": module, "name": cls.__name__}
+    return None
+
+
+def _is_daml_class(cls):
+    """Whether ``cls`` is sklearn-daml's or a subclass of one of its classes
+    (a user's detector), whose parameters may be Keras functions."""
+    return any(_is_own_module(base.__module__) for base in cls.__mro__)
+
+
+def _resolve(ref):
+    """The class ``ref`` names: a listed scikit-learn class by its public
+    module, any other class where it is defined."""
+    if _is_sklearn_ref(ref):
+        return getattr(importlib.import_module(ref["module"]), ref["name"])
+    return _resolve_class(ref)
+
+
+def _trust_name(ref):
+    return f"{ref.get('module')}.{ref.get('name')}"
+
+
+def _sklearn_class_names():
+    return ", ".join(name for names in SKLEARN_CLASSES.values() for name in names)
+
+
+def _estimator_label(where):
+    """``"steps[0] ('scaler')"`` from ``"parameter 'steps'[0] ('scaler')"``."""
+    return re.sub(r"^(?:parameter|attribute) '([^']*)'", r"\1", where)
+
+
 # ------------------------------------------------------------------ save
 class _Writer:
     """Encodes values as JSON, writing arrays and Keras objects as members."""
@@ -162,7 +247,9 @@ class _Writer:
         self.archive = archive
         self.workdir = workdir
         self.owner = owner
+        self.in_sklearn = False  # encoding a scikit-learn class's parameters or state
         self.n_members = 0
+        self.format_version = 1
 
     def _member(self, folder, suffix):
         self.n_members += 1
@@ -170,6 +257,9 @@ class _Writer:
 
     def _fail(self, where, value, why):
         return TypeError(f"Cannot save {where} of {self.owner}, {value!r}: {why}")
+
+    def _needs_version(self, version):
+        self.format_version = max(self.format_version, version)
 
     def encode(self, value, where):
         if value is None or type(value) in (bool, int, str):
@@ -179,7 +269,7 @@ class _Writer:
         if type(value) is list:
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if type(value) is tuple:
-            return {"kind": "tuple", "items": self.encode(list(value), where)}
+            return {"kind": "tuple", "items": self._encode_items(value, where)}
         if type(value) is dict:
             return {
                 "kind": "dict",
@@ -188,27 +278,56 @@ class _Writer:
                     for k, v in value.items()
                 ],
             }
+        if type(value) is slice:
+            return self._encode_slice(value, where)
         if isinstance(value, (np.ndarray, np.generic)):
             return self._encode_array(value, where)
+        if isinstance(value, np.dtype):
+            return self._encode_dtype(value, where)
         if isinstance(value, np.random.RandomState):
             return {"kind": "random_state", "state": self.encode(value.get_state(), where)}
         if isinstance(value, keras.layers.Layer):
             return self._encode_keras_file(value, where)
         if isinstance(value, type):
-            raise self._fail(where, value, "a class cannot be saved; pass an instance.")
+            return self._encode_type(value, where)
         cls = type(value)
+        if isinstance(value, BaseEstimator):
+            return self._encode_estimator(value, where)
         if _is_keras_module(cls.__module__) or ">" in keras.saving.get_registered_name(cls):
             return self._encode_keras_object(value, where)
-        if _is_own_module(cls.__module__) and hasattr(value, "__dict__"):
-            return self._encode_own_object(value, where)
+        if (_is_own_module(cls.__module__) or _public_sklearn_ref(cls)) and hasattr(
+            value, "__dict__"
+        ):
+            return self._encode_object(value, where)
         if callable(value):
+            if self.in_sklearn:
+                return self._encode_ufunc(value, where)
             return self._encode_function(value, where)
         raise self._fail(
             where, value,
             f"objects of type {cls.__module__}.{cls.__qualname__} cannot be saved without "
             "pickle. Supported are None, bool, int, float, str, lists, tuples, dicts, NumPy "
-            "arrays, RandomState, Keras models and registered Keras objects.",
+            "arrays, RandomState, Keras models, registered Keras objects, sklearn-daml's "
+            "detectors and the scikit-learn pipelines and transformers listed in the user "
+            "guide.",
         )
+
+    def _encode_items(self, value, where):
+        """A tuple's items; in a named one, ``("scaler", StandardScaler(), ...)`` of
+        a pipeline or a ColumnTransformer, the second is named by the first."""
+        named = len(value) >= 2 and type(value[0]) is str
+        return [
+            self.encode(v, f"{where} ({value[0]!r})" if named and i == 1 else f"{where}[{i}]")
+            for i, v in enumerate(value)
+        ]
+
+    def _encode_slice(self, value, where):
+        """A slice of columns (``ColumnTransformer.output_indices_``)."""
+        items = [value.start, value.stop, value.step]
+        if not all(v is None or isinstance(v, (int, np.integer)) for v in items):
+            raise self._fail(where, value, "a slice of other values than integers and None.")
+        self._needs_version(2)
+        return {"kind": "slice", "items": [None if v is None else int(v) for v in items]}
 
     def _encode_array(self, value, where):
         array = np.asarray(value)
@@ -216,15 +335,65 @@ class _Writer:
             items = array.ravel().tolist()
             if isinstance(value, np.ndarray) and all(type(v) is str for v in items):
                 return {"kind": "str_array", "shape": list(array.shape), "items": items}
+            plain = (type(None), bool, int, float, str, np.ndarray, np.generic)
+            if isinstance(value, np.ndarray) and all(
+                isinstance(v, plain) and not (isinstance(v, np.ndarray) and v.dtype.hasobject)
+                for v in items
+            ):
+                # categories with a missing value (['a', nan]), ragged bin edges
+                self._needs_version(2)
+                return {
+                    "kind": "object_array",
+                    "shape": list(array.shape),
+                    "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(items)],
+                }
             raise self._fail(
                 where, value,
-                "an array of Python objects can only be stored with pickle (strings are fine).",
+                "an array of Python objects can only be stored with pickle (strings, "
+                "numbers, None and arrays of numbers are fine).",
             )
         name = self._member("arrays", ".npy")
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         self.archive.writestr(name, buffer.getvalue())
         return {"kind": "ndarray" if isinstance(value, np.ndarray) else "scalar", "file": name}
+
+    def _encode_dtype(self, value, where):
+        descr = np.lib.format.dtype_to_descr(value)
+        if not isinstance(descr, str):
+            raise self._fail(where, value, "a structured dtype cannot be saved.")
+        self._needs_version(2)
+        return {"kind": "dtype", "descr": descr}
+
+    def _encode_type(self, value, where):
+        """A dtype given as a type (``dtype=np.float64``), by its name."""
+        if isinstance(value, type) and issubclass(value, np.generic) and getattr(
+            np, value.__name__, None
+        ) is value:
+            self._needs_version(2)
+            return {"kind": "type", "module": "numpy", "name": value.__name__}
+        if _BUILTIN_TYPES.get(value.__name__) is value:
+            self._needs_version(2)
+            return {"kind": "type", "module": "builtins", "name": value.__name__}
+        raise self._fail(
+            where, value,
+            "a class cannot be saved (NumPy's scalar types and Python's bool, int, float, "
+            "complex, str, bytes and object can, as a dtype); pass an instance.",
+        )
+
+    def _encode_ufunc(self, value, where):
+        """A function given to a scikit-learn estimator: only a NumPy ufunc, by name."""
+        if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
+            self._needs_version(2)
+            return {"kind": "ufunc", "name": value.__name__}
+        raise self._fail(
+            where, value,
+            "a function is code, and this format stores data only (NumPy ufuncs such as "
+            "np.log1p are stored by name; FunctionTransformer without a function is the "
+            "identity). Apply the function to the data before the pipeline; or, if whoever "
+            "loads the file trusts you to run code on their machine, save it with "
+            "joblib or pickle.",
+        )
 
     def _check_keras_types(self, config, where, value):
         unregistered = sorted({n for n, kind in _keras_types(config) if kind == "unregistered"})
@@ -282,43 +451,97 @@ class _Writer:
             )
         return {"kind": "keras_object", "config": config}
 
-    def _encode_own_object(self, value, where):
+    def _saved_class(self, value):
+        """``(ref, None)``: the ref under which ``value``'s class is saved
+        (sklearn-daml's classes where they are defined, listed scikit-learn
+        classes by their public module, a user's subclass of either where it
+        is defined, loaded only when trusted); ``(None, why)`` for any other."""
         cls = type(value)
         if "<locals>" in cls.__qualname__:
-            raise self._fail(where, value, "its class is defined inside a function.")
+            return None, "its class is defined inside a function."
+        if _is_own_module(cls.__module__):
+            return _class_ref(cls), None
+        public = _public_sklearn_ref(cls)
+        if public is not None:
+            self._needs_version(2)
+            return public, None
+        if any(
+            _is_own_module(base.__module__) or _public_sklearn_ref(base)
+            for base in cls.__mro__[1:]
+        ):
+            self._needs_version(2)
+            return _class_ref(cls), None
+        return None, (
+            f"{cls.__module__}.{cls.__qualname__} is neither sklearn-daml's nor one of the "
+            f"scikit-learn classes this format holds ({_sklearn_class_names()}), so it "
+            "cannot be saved as data only. If whoever loads the file trusts you to run "
+            "code on their machine, save it with joblib or pickle."
+        )
+
+    @contextlib.contextmanager
+    def _inside(self, owner, in_sklearn):
+        outer = self.owner, self.in_sklearn
+        self.owner, self.in_sklearn = owner, in_sklearn
+        try:
+            yield
+        finally:
+            self.owner, self.in_sklearn = outer
+
+    def encode_estimator_parts(self, estimator):
+        """``(params, attributes)`` of an estimator, encoded."""
+        params = estimator.get_params(deep=False)
+        state = estimator.__getstate__()
+        state = dict(state) if isinstance(state, dict) else dict(vars(estimator))
+        if _is_daml_class(type(estimator)):
+            state.pop("_sklearn_version", None)  # the manifest records every version
+        return (
+            {k: self.encode(v, f"parameter {k!r}") for k, v in params.items()},
+            {k: self.encode(v, f"attribute {k!r}") for k, v in state.items() if k not in params},
+        )
+
+    def _encode_estimator(self, value, where):
+        label = _estimator_label(where)
+        ref, why = self._saved_class(value)
+        if ref is None:
+            raise self._fail(label, value, why)
+        self._needs_version(2)
+        with self._inside(f"{label} of {self.owner}", not _is_daml_class(type(value))):
+            params, attributes = self.encode_estimator_parts(value)
+        return {"kind": "estimator", "class": ref, "params": params, "attributes": attributes}
+
+    def _encode_object(self, value, where):
+        ref, why = self._saved_class(value)
+        if ref is None:
+            raise self._fail(where, value, why)
         state = value.__getstate__()
         if not isinstance(state, dict):
             state = dict(vars(value))
         return {
             "kind": "object",
-            "class": _class_ref(cls),
+            "class": ref,
             "state": {k: self.encode(v, f"{where}.{k}") for k, v in state.items()},
         }
 
 
 def _write(estimator, file):
     owner = type(estimator).__name__
-    if "<locals>" in type(estimator).__qualname__:
-        raise TypeError(f"Cannot save {owner}: its class is defined inside a function.")
-    params = estimator.get_params(deep=False)
-    state = dict(estimator.__getstate__())
-    state.pop("_sklearn_version", None)  # the manifest records every version
     with tempfile.TemporaryDirectory() as workdir, zipfile.ZipFile(
         file, "w", zipfile.ZIP_DEFLATED
     ) as archive:
         writer = _Writer(archive, workdir, owner)
+        ref, why = writer._saved_class(estimator)
+        if ref is None:
+            raise TypeError(f"Cannot save {owner}: {why}")
+        writer.in_sklearn = not _is_daml_class(type(estimator))
+        params, attributes = writer.encode_estimator_parts(estimator)
         manifest = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": writer.format_version,
             "versions": _versions(),
             "python": platform.python_version(),
-            "estimator": _class_ref(type(estimator)),
-            "params": {k: writer.encode(v, f"parameter {k!r}") for k, v in params.items()},
-            "attributes": {
-                k: writer.encode(v, f"attribute {k!r}")
-                for k, v in state.items()
-                if k not in params
-            },
+            "estimator": ref,
+            "params": params,
+            "attributes": attributes,
         }
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
 
@@ -328,28 +551,45 @@ def _write(estimator, file):
     prefer_skip_nested_validation=True,
 )
 def save(estimator, path):
-    """Save an estimator, fitted or not, to one file that loads without pickle.
+    """Save a detector or a pipeline, fitted or not, to one file that loads
+    without pickle.
 
     The file (a zip archive) holds the constructor parameters, every fitted
     attribute (arrays as ``.npy`` without pickle), each Keras model in the
     ``.keras`` format and a manifest with the versions of sklearn-daml,
-    Keras, TensorFlow, scikit-learn and NumPy. It is written beside ``path``
-    and then renamed over it, so a save that fails midway leaves an existing
-    file at ``path`` untouched. Load it with :func:`sklearn_daml.load`.
+    Keras, TensorFlow, scikit-learn and NumPy. A ``Pipeline``,
+    ``ColumnTransformer`` or ``FeatureUnion`` is stored with each of its
+    steps the same way. It is written beside ``path`` and then renamed over
+    it, so a save that fails midway leaves an existing file at ``path``
+    untouched. Load it with :func:`sklearn_daml.load`.
 
     Parameters
     ----------
     estimator : estimator instance
-        A detector of sklearn-daml (``det.save(path)`` calls this).
+        A detector of sklearn-daml (``det.save(path)`` calls this), or a
+        ``Pipeline``, ``ColumnTransformer`` or ``FeatureUnion`` (nested as
+        deep as you like) of detectors and of scikit-learn's standard
+        transformers: ``StandardScaler``, ``MinMaxScaler``,
+        ``MaxAbsScaler``, ``RobustScaler``, ``Normalizer``, ``Binarizer``,
+        ``QuantileTransformer``, ``PowerTransformer``, ``OneHotEncoder``,
+        ``OrdinalEncoder``, ``KBinsDiscretizer``, ``PolynomialFeatures``,
+        ``SimpleImputer``, ``MissingIndicator``, ``KNNImputer``, ``PCA``,
+        ``IncrementalPCA``, ``TruncatedSVD``, ``FastICA``,
+        ``VarianceThreshold``, ``GaussianRandomProjection``, ``RBFSampler``,
+        ``Nystroem``, and ``FunctionTransformer`` without a function or
+        with a NumPy ufunc (``np.log1p``).
     path : str or path-like
         File to write; replaced if it exists.
 
     Raises
     ------
     TypeError
-        When a parameter or attribute cannot be stored without pickle (for
-        example a lambda, or a function not registered with Keras); the
-        message names it.
+        When something cannot be stored as data: a lambda or another
+        function given to a scikit-learn step (``FunctionTransformer``), a
+        function not registered with Keras given to a detector, an estimator
+        of another class than those above. The message names the step and
+        the parameter (``steps[0] ('functiontransformer')``); no file is
+        written.
 
     See Also
     --------
@@ -359,14 +599,21 @@ def save(estimator, path):
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from sklearn_daml import AEOutlierDetector
-    >>> from sklearn_daml._persistence import save
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_daml import AEOutlierDetector, load, save
     >>> X = np.random.RandomState(0).normal(size=(60, 3))
-    >>> det = AEOutlierDetector(n_estimators=1, epochs=2, random_state=0).fit(X)
+    >>> pipe = make_pipeline(
+    ...     StandardScaler(), AEOutlierDetector(n_estimators=1, epochs=2, random_state=0)
+    ... ).fit(X)
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     save(det, os.path.join(folder, "detector.daml"))
-    ...     print(os.listdir(folder))
-    ['detector.daml']
+    ...     save(pipe, os.path.join(folder, "pipeline.daml"))
+    ...     loaded = load(os.path.join(folder, "pipeline.daml"))
+    >>> loaded
+    Pipeline(steps=[('standardscaler', StandardScaler()),
+                    ('aeoutlierdetector', AEOutlierDetector(...))])
+    >>> bool(np.array_equal(loaded.score_samples(X), pipe.score_samples(X)))
+    True
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -421,11 +668,48 @@ class _Reader:
         kind = node.get("kind")
         if kind == "float":
             return
-        if kind in ("tuple", "dict", "random_state"):
+        if kind == "tuple":
+            items = node.get("items")
+            if not isinstance(items, list):
+                raise self._damaged(where, "is a tuple without items.")
+            named = len(items) >= 2 and type(items[0]) is str
+            for i, item in enumerate(items):
+                self.check(item, f"{where} ({items[0]!r})" if named and i == 1 else f"{where}[{i}]")
+        elif kind in ("dict", "random_state"):
             self.check(node.get("items", node.get("state")), where)
+        elif kind == "slice":
+            items = node.get("items")
+            if not (
+                isinstance(items, list) and len(items) == 3
+                and all(v is None or type(v) is int for v in items)
+            ):
+                raise self._damaged(where, "is a slice of other values than three ints or None.")
         elif kind == "str_array":
             if not all(type(v) is str for v in node.get("items", [])):
                 raise self._damaged(where, "is a string array holding other values.")
+        elif kind == "object_array":
+            for i, item in enumerate(node.get("items", [])):
+                if isinstance(item, dict) and item.get("kind") not in (
+                    "float", "ndarray", "scalar"
+                ):
+                    raise self._damaged(where, "is an object array holding other values.")
+                self.check(item, f"{where}[{i}]")
+        elif kind == "dtype":
+            try:
+                if not isinstance(node["descr"], str):
+                    raise TypeError
+                np.lib.format.descr_to_dtype(node["descr"])
+            except (KeyError, TypeError, ValueError):
+                raise self._damaged(where, f"is not a dtype: {node.get('descr')!r}.")
+        elif kind == "type":
+            if _decode_type(node) is None:
+                raise self._damaged(
+                    where, f"names {node.get('module')}.{node.get('name')}, which is not "
+                    "a NumPy scalar type or a Python type of plain values."
+                )
+        elif kind == "ufunc":
+            if not isinstance(getattr(np, str(node.get("name")), None), np.ufunc):
+                raise self._damaged(where, f"names {node.get('name')!r}, not a NumPy ufunc.")
         elif kind in ("ndarray", "scalar"):
             self._check_array(node, where)
         elif kind == "keras":
@@ -439,21 +723,33 @@ class _Reader:
         elif kind == "keras_object":
             self._check_keras(node.get("config"), where)
         elif kind == "object":
-            ref = node.get("class") or {}
-            name = f"{ref.get('module')}.{ref.get('name')}"
-            if not _is_own_module(str(ref.get("module"))):
-                self._flag(name, "class", where)
-            else:
-                try:
-                    _resolve_class(ref)
-                except (ImportError, AttributeError, TypeError, KeyError):
-                    raise self._damaged(where, f"names {name}, not a class of sklearn-daml.")
+            self.check_class(node.get("class"), where)
             for key, value in (node.get("state") or {}).items():
                 self.check(value, f"{where}.{key}")
+        elif kind == "estimator":
+            self.check_class(node.get("class"), where)
+            for part in ("params", "attributes"):
+                for key, value in (node.get(part) or {}).items():
+                    self.check(value, f"{where}.{key}")
         else:
             raise self._damaged(
                 where, f"has an entry of unknown kind {kind!r} (written by a newer sklearn-daml?)."
             )
+
+    def check_class(self, ref, where):
+        """Accept sklearn-daml's classes and the listed scikit-learn classes;
+        flag any other."""
+        if not isinstance(ref, dict):
+            raise self._damaged(where, f"names no class ({ref!r}).")
+        if _is_sklearn_ref(ref):
+            return
+        if not _is_own_module(str(ref.get("module"))):
+            self._flag(_trust_name(ref), "class", where)
+            return
+        try:
+            _resolve_class(ref)
+        except (ImportError, AttributeError, TypeError, KeyError):
+            raise self._damaged(where, f"names {_trust_name(ref)}, not a class of sklearn-daml.")
 
     def _check_array(self, node, where):
         data = self._read(node.get("file"), where)
@@ -484,7 +780,7 @@ class _Reader:
             "unregistered": "an object Keras does not know",
             "code": "Python bytecode, run on load",
             "pickle": "Python objects stored with pickle, which runs code on load",
-            "class": "a class that is not sklearn-daml's",
+            "class": "a class that is neither sklearn-daml's nor a listed scikit-learn one",
         }
         lines = [
             f"  - {name!r}: {what[kind]} (in {', '.join(dict.fromkeys(wheres))})"
@@ -492,7 +788,8 @@ class _Reader:
         ]
         raise ValueError(
             f"Refusing to load {self.path}: loading it would run code that is neither "
-            "sklearn-daml's nor Keras' own:\n" + "\n".join(lines) + "\n"
+            "sklearn-daml's, Keras' nor that of a listed scikit-learn class:\n"
+            + "\n".join(lines) + "\n"
             "Load it only if you trust whoever wrote it, with "
             f"trusted={sorted(refused)!r} (or trusted=True for anything); the classes "
             "must be importable and registered here."
@@ -513,8 +810,21 @@ class _Reader:
             return {
                 self.decode(k, safe_mode): self.decode(v, safe_mode) for k, v in node["items"]
             }
+        if kind == "slice":
+            return slice(*node["items"])
         if kind == "str_array":
             return np.array(node["items"], dtype=object).reshape(node["shape"])
+        if kind == "object_array":
+            array = np.empty(len(node["items"]), dtype=object)
+            for i, item in enumerate(node["items"]):
+                array[i] = self.decode(item, safe_mode)
+            return array.reshape(node["shape"])
+        if kind == "dtype":
+            return np.lib.format.descr_to_dtype(node["descr"])
+        if kind == "type":
+            return _decode_type(node)
+        if kind == "ufunc":
+            return getattr(np, node["name"])
         if kind in ("ndarray", "scalar"):
             array = self.arrays.get(node["file"])
             if array is None:  # a pickled array the caller trusts
@@ -532,8 +842,16 @@ class _Reader:
             return keras.saving.load_model(local, safe_mode=safe_mode)
         if kind == "keras_object":
             return keras.saving.deserialize_keras_object(node["config"], safe_mode=safe_mode)
+        if kind == "estimator":
+            cls = self.estimator_class(node["class"], "an estimator inside it")
+            return _build(
+                cls,
+                {k: self.decode(v, safe_mode) for k, v in node["params"].items()},
+                {k: self.decode(v, safe_mode) for k, v in node["attributes"].items()},
+                self.path,
+            )
         # kind == "object", checked in pass 1
-        cls = _resolve_class(node["class"])
+        cls = _resolve(node["class"])
         obj = cls.__new__(cls)
         state = {k: self.decode(v, safe_mode) for k, v in node["state"].items()}
         if hasattr(obj, "__setstate__"):
@@ -541,6 +859,50 @@ class _Reader:
         else:
             obj.__dict__.update(state)
         return obj
+
+    def estimator_class(self, ref, what):
+        """The estimator class ``ref`` names (checked, or trusted, in pass 1)."""
+        try:
+            cls = _resolve(ref)
+        except (ImportError, AttributeError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"{self.path} holds {what} of class {_trust_name(ref)}, which cannot be "
+                f"found here ({exc})."
+            ) from exc
+        if not issubclass(cls, BaseEstimator):
+            raise ValueError(
+                f"{self.path} names {cls.__module__}.{cls.__qualname__} as {what}, which "
+                "is not a scikit-learn estimator."
+            )
+        return cls
+
+
+def _decode_type(node):
+    """The type a ``"type"`` entry names, or ``None`` when it names another."""
+    name = node.get("name")
+    if not isinstance(name, str):
+        return None
+    if node.get("module") == "numpy":
+        value = getattr(np, name, None)
+        ok = isinstance(value, type) and issubclass(value, np.generic)
+        return value if ok else None
+    if node.get("module") == "builtins":
+        return _BUILTIN_TYPES.get(name)
+    return None
+
+
+def _build(cls, params, attributes, path):
+    """The estimator of class ``cls``, as its constructor and then
+    ``__setstate__`` make it."""
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ValueError(
+            f"{path} holds parameters that {cls.__name__} does not take ({exc}); it was "
+            "saved by another version of its class."
+        ) from exc
+    estimator.__setstate__({**vars(estimator), **attributes})
+    return estimator
 
 
 def _warn_on_versions(path, saved):
@@ -552,7 +914,7 @@ def _warn_on_versions(path, saved):
             + ", ".join(f"{name} {saved[name]}" for name in differ)
             + "; this environment has "
             + ", ".join(f"{name} {current[name]}" for name in differ)
-            + ". The detector is loaded, but its scores may differ: refit it, or load it "
+            + ". The estimator is loaded, but its scores may differ: refit it, or load it "
             "with the versions that saved it.",
             UserWarning,
             stacklevel=4,  # the caller of load, past validate_params' wrapper
@@ -577,14 +939,18 @@ def _trust_list(trusted):
     prefer_skip_nested_validation=True,
 )
 def load(path, *, trusted=None):
-    """Load a detector saved with ``det.save(path)``, running no code from the file.
+    """Load a detector or pipeline saved with ``det.save(path)`` or
+    :func:`sklearn_daml.save`, running no code from the file.
 
-    Only sklearn-daml's own classes, standard Keras layers and functions,
-    and NumPy arrays of plain values are accepted; the Keras models are
-    loaded with Keras' ``safe_mode``. A file that would run any other code
-    on load (a class registered by another package, a ``Lambda`` layer, an
-    array stored with pickle, a class from another module) is refused with a
-    ``ValueError`` that names each such content, unless ``trusted`` names it.
+    Only sklearn-daml's own classes, the scikit-learn pipelines and
+    transformers that :func:`sklearn_daml.save` lists, standard Keras layers and
+    functions, and NumPy arrays of plain values are accepted; the Keras
+    models are loaded with Keras' ``safe_mode``. Every class is checked
+    before any is imported or built. A file that would run any other code on
+    load (a class registered by another package, a ``Lambda`` layer, an
+    array stored with pickle, a class from another module, another
+    scikit-learn class) is refused with a ``ValueError`` that names each such
+    content, unless ``trusted`` names it.
 
     Parameters
     ----------
@@ -593,7 +959,8 @@ def load(path, *, trusted=None):
     trusted : None, True or list of str, default=None
         Content to accept although it runs code: the names a refused load
         reports, such as ``"my_package>MyLayer"`` (a Keras object registered
-        by your package), ``"my_module.MyDetector"`` (a class),
+        by your package), ``"my_module.MyDetector"`` or
+        ``"sklearn.ensemble.IsolationForest"`` (a class),
         ``"keras.layers.Lambda"`` (Keras then loads with
         ``safe_mode=False``) or ``"pickle"``. ``True`` accepts anything.
         Trust only files from someone you would let run code on your
@@ -602,7 +969,7 @@ def load(path, *, trusted=None):
     Returns
     -------
     estimator : estimator instance
-        The detector, fitted if it was saved fitted; its scores are
+        The detector or pipeline, fitted if it was saved fitted; its scores are
         bit-identical to those of the saved one with the same versions of
         the libraries.
 
@@ -614,6 +981,7 @@ def load(path, *, trusted=None):
 
     See Also
     --------
+    sklearn_daml.save : Save a detector or a pipeline.
     sklearn_daml.AEOutlierDetector.save : Save a detector.
 
     Examples
@@ -655,8 +1023,7 @@ def load(path, *, trusted=None):
         _warn_on_versions(path, manifest.get("versions") or {})
         reader = _Reader(archive, path, workdir)
         ref = manifest.get("estimator") or {}
-        if not _is_own_module(str(ref.get("module"))):
-            reader._flag(f"{ref.get('module')}.{ref.get('name')}", "class", "the estimator")
+        reader.check_class(ref, "the estimator")
         params, attributes = manifest.get("params") or {}, manifest.get("attributes") or {}
         for name, node in params.items():
             reader.check(node, f"parameter {name!r}")
@@ -664,27 +1031,8 @@ def load(path, *, trusted=None):
             reader.check(node, f"attribute {name!r}")
         reader.refuse_untrusted(trusted)
 
-        try:
-            cls = _resolve_class(ref)
-        except (ImportError, AttributeError, TypeError, KeyError) as exc:
-            raise ValueError(
-                f"{path} holds an estimator of class {ref.get('module')}.{ref.get('name')}, "
-                f"which cannot be found here ({exc})."
-            ) from exc
-        if not issubclass(cls, BaseEstimator):
-            raise ValueError(
-                f"{path} names {cls.__module__}.{cls.__qualname__} as its estimator, which "
-                "is not a scikit-learn estimator."
-            )
+        cls = reader.estimator_class(ref, "its estimator")
         safe_mode = not (trusted is True or LAMBDA in trusted)
         params = {k: reader.decode(v, safe_mode) for k, v in params.items()}
         attributes = {k: reader.decode(v, safe_mode) for k, v in attributes.items()}
-    try:
-        estimator = cls(**params)
-    except TypeError as exc:
-        raise ValueError(
-            f"{path} holds parameters that {cls.__name__} does not take ({exc}); it was "
-            "saved by another version of its class."
-        ) from exc
-    estimator.__setstate__({**vars(estimator), **attributes})
-    return estimator
+    return _build(cls, params, attributes, path)
