@@ -164,6 +164,18 @@ class BaseImageDetector(BaseDeepDetector):
             shape = declared
         if shape is None:
             shape = (1, n_features, 1)
+            side = math.isqrt(n_features)
+            if n_features >= 16 and side * side == n_features:
+                warnings.warn(
+                    f"X has 2-D rows of {n_features} values and image_shape is None, so "
+                    f"{type(self).__name__} models each row as a 1 x {n_features} image "
+                    f"(pixels depend on the pixels to their left only). For square "
+                    f"images pass them as 4-D (n_images, height, width, channels), e.g. "
+                    f"X.reshape(-1, {side}, {side}, 1), or set image_shape=({side}, "
+                    f"{side}, 1); set image_shape=(1, {n_features}, 1) to keep rows.",
+                    UserWarning,
+                    stacklevel=4,
+                )
         if math.prod(shape) != n_features:
             raise ValueError(
                 f"image_shape={shape} holds {math.prod(shape)} values but X has "

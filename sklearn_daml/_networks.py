@@ -15,8 +15,10 @@ def instantiate_net(net, *args):
 
     Keras' cloning rebuilds each layer from its serialised config, which
     fails for a raw TensorFlow function such as ``tf.nn.softmax`` as an
-    activation (the networks of the alibi-detect examples); those layers are
-    then rebuilt with their own function objects (:func:`_fresh_layer`).
+    activation (the networks of the alibi-detect examples) and for a
+    ``Lambda`` layer around a Python lambda; those layers are then rebuilt
+    with their own function objects (:func:`_fresh_layer`). No code is
+    loaded from a serialised form: the network is the caller's own object.
     """
     if not isinstance(net, keras.Model):
         return net(*args)
@@ -28,9 +30,23 @@ def instantiate_net(net, *args):
 
 def _fresh_layer(layer):
     """A new, unbuilt copy of ``layer`` (fresh weights), its config's
-    functions (activations and the like) taken from the layer itself."""
+    functions (activations and the like) taken from the layer itself.
+
+    A ``Lambda`` layer is rebuilt around its own function object: Keras'
+    cloning would serialize a Python lambda to bytecode and refuse to load
+    it back (safe mode), though the network is the user's own, in memory.
+    """
     if isinstance(layer, keras.Model):
         return instantiate_net(layer)
+    if isinstance(layer, keras.layers.Lambda):
+        return keras.layers.Lambda(
+            layer.function,
+            output_shape=layer._output_shape,
+            mask=layer.mask,
+            arguments=dict(layer.arguments),
+            name=layer.name,
+            dtype=layer.dtype_policy,
+        )
     config = layer.get_config()
     keras_objects = (
         keras.layers.Layer,

@@ -205,6 +205,14 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         """Flatten 3-D windows, validate, and fix ``n_steps_``/``n_channels_``."""
         steps = None
         ndim = input_ndim(X)
+        if ndim == 1:
+            raise ValueError(
+                f"X is 1-D, a series of {np.shape(X)[0]} values; {type(self).__name__} "
+                "scores windows of a series. Cut it into windows first: "
+                "sklearn_daml.timeseries.sliding_windows(series, seq_len) gives "
+                "(n_windows, seq_len, n_features), and timeseries.timestep_scores "
+                "spreads the windows' scores back onto the time steps."
+            )
         if ndim is not None and ndim > 3:
             raise ValueError(
                 f"X has {ndim} dimensions; {type(self).__name__} takes 3-D windows "

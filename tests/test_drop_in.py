@@ -1,0 +1,97 @@
+"""Replacing IsolationForest in code that works: a user's own networks, tiny
+data and input shapes that mean something else get a fit or a clear answer."""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from sklearn_daml import (
+    AEGMMOutlierDetector,
+    AEOutlierDetector,
+    PixelCNNOutlierDetector,
+    Seq2SeqOutlierDetector,
+    VAEOutlierDetector,
+    load,
+)
+from sklearn_daml.timeseries import sliding_windows
+
+
+@pytest.fixture
+def X():
+    rng = np.random.RandomState(0)
+    return np.vstack([rng.normal(size=(150, 4)), rng.uniform(5, 8, size=(5, 4))])
+
+
+def _encoder_with_a_lambda(n_features, width):
+    return keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Lambda(lambda t: 0.5 * t),
+            keras.layers.Dense(width),
+        ]
+    )
+
+
+@pytest.mark.parametrize("Detector", [AEOutlierDetector, AEGMMOutlierDetector])
+def test_a_network_with_a_lambda_layer_trains(Detector, X):
+    """Keras' cloning serializes a Python lambda to bytecode and refuses to
+    load it back; the network is the user's own object, so it is rebuilt
+    around the same function and trains."""
+    encoder = _encoder_with_a_lambda(4, 2)
+    det = Detector(encoder_net=encoder, latent_dim=2, epochs=2, random_state=0).fit(X)
+    again = Detector(encoder_net=encoder, latent_dim=2, epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), again.score_samples(X))
+    assert det.score_samples(X)[-5:].max() < np.median(det.score_samples(X)[:150])
+
+
+def test_a_variational_encoder_with_a_lambda_layer_trains(X):
+    encoder = _encoder_with_a_lambda(4, 6)
+    det = VAEOutlierDetector(encoder_net=encoder, latent_dim=2, epochs=2, random_state=0)
+    assert np.all(np.isfinite(det.fit(X).score_samples(X)))
+
+
+def test_a_saved_lambda_layer_loads_only_when_trusted(X, tmp_path):
+    """A lambda is code: the file holds its bytecode and loading names it."""
+    det = AEOutlierDetector(
+        encoder_net=_encoder_with_a_lambda(4, 2), latent_dim=2, epochs=1, n_estimators=1,
+        random_state=0,
+    ).fit(X)
+    path = os.fspath(tmp_path / "lambda.daml")
+    det.save(path)
+    with pytest.raises(ValueError, match=r"keras\.layers\.Lambda.*Python bytecode"):
+        load(path)
+    loaded = load(path, trusted=["keras.layers.Lambda"])
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+
+def test_a_raw_series_points_to_sliding_windows():
+    series = np.sin(np.arange(300) * 0.2)
+    with pytest.raises(ValueError, match=r"1-D.*sliding_windows\(series, seq_len\)"):
+        Seq2SeqOutlierDetector(epochs=1).fit(series)
+    det = Seq2SeqOutlierDetector(latent_dim=4, epochs=1, random_state=0)
+    det.fit(sliding_windows(series, 16))
+    with pytest.raises(ValueError, match="sliding_windows"):
+        det.score_samples(series)
+
+
+def test_flat_square_images_without_image_shape_get_a_warning():
+    """64 values per row look like 8 x 8 images flattened: modelled as one
+    row of pixels unless said otherwise, with a warning saying how."""
+    images = np.random.RandomState(0).randint(0, 4, size=(40, 64))
+    det = PixelCNNOutlierDetector(epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match=r"1 x 64 image.*reshape\(-1, 8, 8, 1\)"):
+        det.fit(images)
+    assert det.image_shape_ == (1, 64, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        as_images = PixelCNNOutlierDetector(epochs=1, random_state=0).fit(
+            images.reshape(-1, 8, 8, 1)
+        )
+        as_rows = PixelCNNOutlierDetector(image_shape=(1, 64, 1), epochs=1, random_state=0)
+        as_rows.fit(images)
+    assert as_images.image_shape_ == (8, 8, 1)
+
