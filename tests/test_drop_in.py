@@ -13,6 +13,7 @@ from sklearn_daml import (
     AEOutlierDetector,
     PixelCNNOutlierDetector,
     Seq2SeqOutlierDetector,
+    VAEGMMOutlierDetector,
     VAEOutlierDetector,
     load,
 )
@@ -95,3 +96,16 @@ def test_flat_square_images_without_image_shape_get_a_warning():
         as_rows.fit(images)
     assert as_images.image_shape_ == (8, 8, 1)
 
+
+
+@pytest.mark.parametrize("Detector", [AEGMMOutlierDetector, VAEGMMOutlierDetector])
+def test_one_mixture_component_fits_without_warnings(Detector, X, tmp_path):
+    """``n_gmm=1`` (a grid search's natural lower end) is one Gaussian: no
+    warning about a softmax over a single value, and it saves and loads."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det = Detector(n_gmm=1, epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.predict(X)[:3], [1, 1, 1])
+    path = os.fspath(tmp_path / "one.daml")
+    det.save(path)
+    np.testing.assert_array_equal(load(path).score_samples(X), det.score_samples(X))

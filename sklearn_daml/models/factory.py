@@ -8,11 +8,18 @@ convolutions and a transposed-convolution decoder.
 import math
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from .autoencoder import AE, AEGMM, VAE, VAEGMM
 from .ensemble import EnsembleDense
 from .pixelcnn import PixelCNN
+
+
+@keras.saving.register_keras_serializable(package="sklearn_daml")
+def single_membership(logits):
+    """Memberships of a mixture of one component: ones, as a softmax over a
+    single logit gives, without Keras' warning about such a softmax."""
+    return ops.exp(logits - logits)  # exactly 1, with a (zero) gradient
 
 __all__ = ["create_model", "dense_encoder", "dense_decoder", "gmm_density_net"]
 
@@ -89,7 +96,8 @@ def gmm_density_net(
     stack = [keras.Input(shape, dtype=dtype), dense(hidden_size, activation=activation, dtype=dtype)]
     if dropout > 0:
         stack.append(layers.Dropout(dropout, dtype=dtype))
-    stack.append(dense(n_gmm, activation="softmax", dtype=dtype))
+    membership = "softmax" if n_gmm > 1 else single_membership
+    stack.append(dense(n_gmm, activation=membership, dtype=dtype))
     return keras.Sequential(stack, name="gmm_density_net")
 
 

@@ -234,7 +234,11 @@ def gmm_responsibilities(z, phi, mu, L, log_det_cov):
     array([[1., 0.],
            [0., 1.]])
     """
-    gamma = ops.softmax(_component_log_prob(z, phi, mu, L, log_det_cov), axis=-2)
+    log_prob = _component_log_prob(z, phi, mu, L, log_det_cov)
+    if log_prob.shape[-2] == 1:  # one component: Keras warns on a softmax over one value
+        gamma = ops.exp(log_prob - log_prob)
+    else:
+        gamma = ops.softmax(log_prob, axis=-2)
     return ops.moveaxis(gamma, -1, 0)
 
 
