@@ -1,5 +1,5 @@
-"""``python -m benchmarks quality|speed|memory|memmap-fit|images|series [--quick]``: print markdown
-tables and write JSON to ``benchmarks/results/``."""
+"""``python -m benchmarks quality|speed|memory|memmap-fit|memory-sparse|images|series
+[--quick]``: print markdown tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
 import json
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "speed": speed.run,
     "memory": memory.run,
     "memmap-fit": memory.run_fit,
+    "memory-sparse": memory.run_sparse,
     "images": images.run,
     "series": series.run,
 }

@@ -291,7 +291,9 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples; a sparse matrix is converted to a sparse
+            ``csr_matrix`` and densified one batch of rows at a time.
 
         Returns
         -------

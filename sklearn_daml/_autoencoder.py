@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import BaseDeepDetector
 from ._compiled import DTYPE, tf
 from ._networks import check_net, instantiate_net
+from ._rows import dense_rows
 
 import keras  # noqa: E402  (after TensorFlow, imported quietly)
 
@@ -51,6 +52,8 @@ class HiddenLayersMixin:
 
 class BaseAutoencoderDetector(HiddenLayersMixin, BaseDeepDetector):
     """Shared architecture parameters of the autoencoder-family detectors."""
+
+    _accepts_sparse = True  # tabular rows: a sparse X is read a batch at a time
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
@@ -131,8 +134,15 @@ class VariationalMixin:
     """
 
     def _fit_elbo(self, X):
-        """Fix the ELBO covariance (``cov_elbo``) from the training data."""
-        self._elbo = None if self.cov_elbo == "mse" else Elbo(self.cov_elbo, X)
+        """Fix the ELBO covariance (``cov_elbo``) from the training data;
+        ``'cov_full'`` and ``'cov_diag'`` read all the rows at once (a
+        sparse ``X`` densified whole)."""
+        if self.cov_elbo == "mse":
+            self._elbo = None
+        elif isinstance(self.cov_elbo, str):
+            self._elbo = Elbo(self.cov_elbo, dense_rows(X, slice(None)))
+        else:
+            self._elbo = Elbo(self.cov_elbo)
 
     def _reconstruction_rows(self, x, x_recon):
         """Reconstruction loss of each row and member, ``(n, n_members)``,

@@ -54,6 +54,10 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
     returns +1 for inliers and -1 for outliers.
     """
 
+    # whether X may be a sparse matrix (the tabular detectors); the image and
+    # series detectors read their rows as images and windows, and refuse it
+    _accepts_sparse = False
+
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -78,9 +82,14 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; outliers among them are allowed (their labels are
             never used). Scale the features first (e.g. ``StandardScaler``).
+            Sparse matrices are also supported by the tabular detectors (not
+            by the image and series detectors): any sparse format is
+            converted to a sparse ``csr_matrix``, whose rows are densified
+            one batch at a time, never whole; the fit equals the fit on
+            ``X.toarray()``, bit for bit.
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -152,11 +161,28 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
             if (name.endswith("_") and not name.startswith("__")) or name == "_compiled":
                 delattr(self, name)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._accepts_sparse
+        return tags
+
     def _validate_input(self, X, reset):
-        """Validated float64 2-D array; at fit, at least two rows."""
+        """Validated float64 2-D array, or CSR matrix where the detector
+        takes sparse input (any sparse format is converted to CSR once; its
+        rows are densified a batch at a time, see :mod:`._rows`); at fit, at
+        least two rows."""
+        if sp.issparse(X) and not self._accepts_sparse:
+            raise TypeError(
+                f"{type(self).__name__} does not take sparse input: a sparse matrix was "
+                "passed for X. Pass a dense array instead (for example X.toarray(), "
+                "for data that fits in memory dense)."
+            )
+        accept_sparse = "csr" if self._accepts_sparse else False
         if reset:
-            return validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+            return validate_data(
+                self, X, accept_sparse=accept_sparse, dtype=np.float64, ensure_min_samples=2
+            )
+        return validate_data(self, X, accept_sparse=accept_sparse, dtype=np.float64, reset=False)
 
     def _check_params(self):
         """Checks of parameters beyond ``_parameter_constraints``."""
@@ -174,9 +200,13 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Or a dask array (chunked along rows) or dask DataFrame: the
-            result is then a lazy dask array, scored block by block.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples. Where the detector supports sparse input (the
+            tabular detectors), a sparse matrix is converted to a sparse
+            ``csr_matrix`` and densified one batch of rows at a time; its
+            scores equal those of ``X.toarray()``, bit for bit. Or a dask
+            array (chunked along rows) or dask DataFrame: the result is then
+            a lazy dask array, scored block by block.
 
         Returns
         -------
@@ -191,8 +221,9 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Or a dask collection, as in ``score_samples``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples, as in ``score_samples`` (a sparse matrix is
+            converted to a sparse ``csr_matrix``); or a dask collection.
 
         Returns
         -------
@@ -206,8 +237,9 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Or a dask collection, as in ``score_samples``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples, as in ``score_samples`` (a sparse matrix is
+            converted to a sparse ``csr_matrix``); or a dask collection.
 
         Returns
         -------

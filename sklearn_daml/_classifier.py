@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._compiled import tf
+from ._rows import dense_rows
 
 __all__ = ["FrozenClassifierMixin"]
 
@@ -37,7 +38,8 @@ def _known_input(model):
 
 
 class FrozenClassifierMixin:
-    """Resolves ``model`` at fit and calls it on validated rows.
+    """Resolves ``model`` at fit and calls it on validated rows (dense
+    batches of them: a sparse ``X`` reaches the classifier densified).
 
     ``model`` is a trained Keras classifier returning class probabilities,
     or a callable ``model(n_features)`` returning one (called at fit).
@@ -66,7 +68,7 @@ class FrozenClassifierMixin:
             )
         self.classifier_ = model
         self._classifier_input = (shape, dtype or model.compute_dtype)
-        probs = np.asarray(self._classify(tf.constant(X[:16])))
+        probs = np.asarray(self._classify(tf.constant(dense_rows(X, slice(0, 16)))))
         if probs.ndim != 2 or probs.shape[1] < 2:
             raise ValueError(
                 "The classifier must return class probabilities of shape "

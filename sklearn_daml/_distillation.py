@@ -108,6 +108,8 @@ random_state, verbose
     (4,)
     """
 
+    _accepts_sparse = True  # tabular rows: a sparse X is read a batch at a time
+
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
         **FrozenClassifierMixin._classifier_constraints,

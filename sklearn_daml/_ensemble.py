@@ -190,6 +190,7 @@ class MembersMixin:
             drawn = rng.choice(X.shape[0], _SCALE_ROWS, replace=False)
             rows = np.sort(self._order[drawn])
             weights = None if weights is None else weights[rows]
+        # a sparse X stays sparse here: _map_batches densifies a batch at a time
         errors = self._map_batches(compiled(member_errors, X.shape[1]), X[rows])
         scale = weighted_trimmed_mean(errors, trim_fraction, weights)
         return _floored(scale, np.mean(scale, axis=1, keepdims=True))

@@ -8,12 +8,14 @@ import keras
 import numpy as np
 from sklearn import get_config
 from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import BaseAutoencoderDetector
 from ._compiled import DTYPE, compiled, summed, tf
 from ._ensemble import ENSEMBLE_CONSTRAINTS, MembersMixin, member_wise
 from ._networks import check_net, instantiate_net
+from ._rows import dense_rows
 from ._scoring import MAX_SCORING_ROWS, FeatureScoresMixin
 from ._training import TrainingDivergedError, diverged_message
 from .models.factory import gmm_density_net
@@ -91,7 +93,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         if self.recon_features is None:
             self.n_recon_features_ = 2
             return EuclCosimFeatures(scale=self.recon_scale_)
-        probe = tf.constant(X[:2])
+        probe = tf.constant(dense_rows(X, slice(0, 2)))
         try:
             shape = tuple(self.recon_features(probe, 0.5 * probe).shape)
         except Exception as exc:
@@ -110,13 +112,18 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     def _rms_row_norm(self, X):
         """Root mean square row norm of ``X`` (weighted by the fit's
         weights), read in row batches (no whole-array temporaries, for a
-        memory-mapped ``X``)."""
-        batches = list(gen_batches(X.shape[0], MAX_SCORING_ROWS))
-        peak = max(np.max(np.abs(X[sl])) for sl in batches)
+        memory-mapped or sparse ``X``): at most ``MAX_SCORING_ROWS`` rows,
+        fewer where scikit-learn's ``working_memory`` would not hold a few
+        dense copies of them (a row's sum does not depend on its batch)."""
+        n_rows = get_chunk_n_rows(row_bytes=32 * X.shape[1], max_n_rows=MAX_SCORING_ROWS)
+        batches = list(gen_batches(X.shape[0], max(1, n_rows)))
+        peak = max(np.max(np.abs(dense_rows(X, sl))) for sl in batches)
         if not peak > 0:
             return 0.0
         # divide first: squares of huge rows overflow
-        squares = np.concatenate([np.sum(np.square(X[sl] / peak), axis=1) for sl in batches])
+        squares = np.concatenate(
+            [np.sum(np.square(dense_rows(X, sl) / peak), axis=1) for sl in batches]
+        )
         weights = getattr(self, "_sample_weight", None)
         # exactly rounded sums: the same value whatever the order of the rows
         if weights is None:
@@ -261,7 +268,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
 
         def features():
             return (
-                batch_features(tf.constant(X[sl]), tf.constant(weights[sl]))
+                batch_features(tf.constant(dense_rows(X, sl)), tf.constant(weights[sl]))
                 for sl in self._batches(X.shape[0])
             )
 

@@ -6,8 +6,10 @@ the results into one preallocated array, so memory does not grow with the
 number of rows. Each batch is padded to a multiple of :data:`PAD_ROWS`
 rows, so a row's score is bit-identical whatever batch it is scored in. The
 same batching serves the statistics fitted on the training rows after
-training (``_sum_over_batches``). :class:`FeatureScoresMixin` adds
-``feature_score_samples`` to the reconstruction detectors.
+training (``_sum_over_batches``). Each batch is read with
+:func:`~._rows.dense_rows`, so a sparse ``X`` is densified a batch at a
+time. :class:`FeatureScoresMixin` adds ``feature_score_samples`` to the
+reconstruction detectors.
 
 A detector supplies ``_outlier_score(x)`` (larger = more abnormal) and may
 add compiled functions in ``_compile_scorer``.
@@ -19,6 +21,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.validation import check_is_fitted
 
 from ._compiled import FLOAT_MAX, compiled, summed, tf
+from ._rows import dense_rows
 
 # rows per compiled scoring call: large enough that the per-call overhead is
 # negligible, small enough that the intermediate tensors stay in the tens of MB
@@ -72,7 +75,7 @@ class ScoringMixin:
         """
         out = None
         for sl in self._batches(X.shape[0]):
-            batch = np.asarray(fn(tf.constant(padded(X[sl]))))[: sl.stop - sl.start]
+            batch = np.asarray(fn(tf.constant(padded(dense_rows(X, sl)))))[: sl.stop - sl.start]
             if out is None:
                 out = np.empty((X.shape[0],) + batch.shape[1:], dtype=np.float64)
             out[sl] = batch
@@ -104,7 +107,7 @@ class ScoringMixin:
         compiled_fn = compiled(fn, X.shape[1], weighted=True)
         weights = self._fit_weights(X.shape[0])
         return summed(
-            compiled_fn(tf.constant(X[sl]), tf.constant(weights[sl]))
+            compiled_fn(tf.constant(dense_rows(X, sl)), tf.constant(weights[sl]))
             for sl in self._batches(X.shape[0])
         )
 
@@ -129,7 +132,9 @@ class FeatureScoresMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples; a sparse matrix is converted to a sparse
+            ``csr_matrix`` and densified one batch of rows at a time.
 
         Returns
         -------

@@ -43,8 +43,9 @@ class ThresholdMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Reference rows, for example clean validation data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Reference rows, for example clean validation data (sparse where
+            the detector takes sparse input, as in ``score_samples``).
         threshold_perc : float in [0, 100], default=95.0
             Percentage of the reference rows whose outlier score is at most
             the threshold (they are predicted inliers).

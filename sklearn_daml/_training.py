@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._compiled import compiled, tf
+from ._rows import dense_rows
 
 import keras  # noqa: E402  (after TensorFlow, imported quietly)
 
@@ -105,7 +106,7 @@ class TrainingMixin:
         """
         model = self.model_ if model is None else model
         train, val = self._validation_split(self._draws if draws is None else draws, rng)
-        self._forward(model, tf.constant(X[train[:2]]), training=True)
+        self._forward(model, tf.constant(dense_rows(X, train[:2])), training=True)
         optimizer = self._make_optimizer()
         optimizer.build(model.trainable_variables)
 
@@ -175,7 +176,8 @@ class TrainingMixin:
         return draws[order[n_val:]], draws[order[:n_val]]
 
     def _epoch_loss(self, step, X, order, epoch, progress=False):
-        """Mean loss of ``step`` over the batches of ``X[order]``; a
+        """Mean loss of ``step`` over the batches of ``X[order]`` (each read
+        with :func:`~._rows.dense_rows`, densified if sparse); a
         non-finite loss raises ``TrainingDivergedError``. With ``progress``
         and ``verbose >= 2``, a ``keras.utils.Progbar`` shows the batches
         as they run (each loss is then read at once, so steps do not overlap)."""
@@ -186,11 +188,11 @@ class TrainingMixin:
                 bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"], unit_name="batch")
                 losses, total = [], 0.0
                 for i, idx in enumerate(batches):
-                    losses.append(step(X[idx]))
+                    losses.append(step(dense_rows(X, idx)))
                     total += float(losses[-1].numpy())
                     bar.update(i + 1, [("loss", total / (i + 1))])
             else:
-                losses = [step(X[idx]) for idx in batches]
+                losses = [step(dense_rows(X, idx)) for idx in batches]
         except tf.errors.InvalidArgumentError as exc:
             raise TrainingDivergedError(
                 diverged_message(f"a numerical step failed at epoch {epoch + 1}")

@@ -24,16 +24,20 @@ weights, bit for bit.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import _check_sample_weight
+
+from ._rows import dense_rows
 
 # values hashed at once by canonical_order (2 MB of 64-bit words)
 _HASH_VALUES = 2**18
 
 
 def fit_rows_and_weights(X, sample_weight):
-    """``(X, weights)`` for a fit: rows of zero weight dropped, and
-    ``weights`` None where the remaining weights are all one."""
+    """``(X, weights)`` for a fit: rows of zero weight dropped (a sparse
+    ``X`` stays sparse), and ``weights`` None where the remaining weights
+    are all one."""
     if sample_weight is None:
         return X, None
     weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
@@ -63,22 +67,50 @@ def canonical_order(X):
     Rows are sorted by a 64-bit hash of their float64 bits (a sum of the
     bits times fixed odd constants, modulo 2**64, so exact whatever the
     summation order), read about ``_HASH_VALUES`` values at a time (a
-    memory-mapped ``X`` is never copied whole). Equal rows get equal keys
-    and the sort is stable, so the same rows given in any order (or
-    repeated) come out as the same sequence of values."""
+    memory-mapped ``X`` is never copied whole; a sparse ``X`` is hashed
+    from its stored values, or densified a batch at a time, to the keys of
+    the same rows dense). Equal rows get equal keys and the sort is stable,
+    so the same rows given in any order (or repeated) come out as the same
+    sequence of values."""
     n_rows = X.shape[0]
     width = int(np.prod(X.shape[1:]))
     multipliers = np.random.RandomState(width).randint(
         0, 2**62, size=width, dtype=np.int64
     ).astype(np.uint64) * np.uint64(2) + np.uint64(1)
-    keys = np.empty(n_rows, dtype=np.uint64)
-    for rows in gen_batches(n_rows, max(1, _HASH_VALUES // width)):
-        values = np.array(X[rows], dtype=np.float64, order="C").reshape(-1, width)
-        values += 0.0  # -0.0 becomes 0.0: one value, one key
-        bits = values.view(np.uint64)
-        bits *= multipliers
-        keys[rows] = np.sum(bits, axis=1, dtype=np.uint64)
+    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
+        keys = _sparse_keys(X, multipliers)
+    else:
+        keys = np.empty(n_rows, dtype=np.uint64)
+        for rows in gen_batches(n_rows, max(1, _HASH_VALUES // width)):
+            values = np.array(dense_rows(X, rows), dtype=np.float64, order="C").reshape(-1, width)
+            values += 0.0  # -0.0 becomes 0.0: one value, one key
+            bits = values.view(np.uint64)
+            bits *= multipliers
+            keys[rows] = np.sum(bits, axis=1, dtype=np.uint64)
     return np.argsort(keys, kind="stable")
+
+
+def _sparse_keys(X, multipliers):
+    """The hash keys of :func:`canonical_order` for the rows of a CSR matrix
+    without repeated entries, from its stored values alone: a zero's bits
+    are 0, so it adds nothing to the sum, and the sum modulo 2**64 does not
+    depend on its order. Equal to the keys of ``X.toarray()``, bit for bit,
+    reading about ``_HASH_VALUES`` stored values at a time."""
+    n_rows = X.shape[0]
+    keys = np.empty(n_rows, dtype=np.uint64)
+    per_row = max(1, X.nnz // max(1, n_rows))
+    for rows in gen_batches(n_rows, max(1, _HASH_VALUES // per_row)):
+        bounds = X.indptr[rows.start : rows.stop + 1]
+        values = np.array(X.data[bounds[0] : bounds[-1]], dtype=np.float64)
+        values += 0.0  # -0.0 becomes 0.0, as in the dense keys
+        bits = values.view(np.uint64)
+        bits *= multipliers[X.indices[bounds[0] : bounds[-1]]]
+        # running sums modulo 2**64; a row's key is the difference at its ends
+        running = np.zeros(bits.shape[0] + 1, dtype=np.uint64)
+        np.cumsum(bits, dtype=np.uint64, out=running[1:])
+        ends = bounds - bounds[0]
+        keys[rows] = running[ends[1:]] - running[ends[:-1]]
+    return keys
 
 
 def training_draws(order, weights, rng):

@@ -24,7 +24,7 @@ LAYERS = {
         "models.pixelcnn", "models.factory", "models",
     ],
     "mechanisms": [
-        "_compiled", "_seeding", "_weights", "_networks", "_dask",
+        "_compiled", "_seeding", "_rows", "_weights", "_networks", "_dask",
         "_persistence", "_training", "_scoring", "_thresholds", "timeseries",
     ],
     "estimator bases": ["_base", "_autoencoder", "_ensemble", "_gmm", "_image", "_classifier"],
