@@ -179,9 +179,18 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
             )
         accept_sparse = "csr" if self._accepts_sparse else False
         if reset:
-            return validate_data(
-                self, X, accept_sparse=accept_sparse, dtype=np.float64, ensure_min_samples=2
-            )
+            try:
+                return validate_data(
+                    self, X, accept_sparse=accept_sparse, dtype=np.float64, ensure_min_samples=2
+                )
+            except ValueError as exc:
+                if "1 sample(s)" not in str(exc):
+                    raise
+                raise ValueError(
+                    f"{exc} A deep detector learns what its training rows share and sets "
+                    "its threshold from the spread of their scores; one row has neither. "
+                    "(IsolationForest fits one row, but then scores every row alike.)"
+                ) from None
         return validate_data(self, X, accept_sparse=accept_sparse, dtype=np.float64, reset=False)
 
     def _check_params(self):

@@ -109,3 +109,8 @@ def test_one_mixture_component_fits_without_warnings(Detector, X, tmp_path):
     path = os.fspath(tmp_path / "one.daml")
     det.save(path)
     np.testing.assert_array_equal(load(path).score_samples(X), det.score_samples(X))
+
+
+def test_one_row_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"1 sample\(s\).*one row has neither"):
+        AEOutlierDetector().fit([[0.0, 1.0, 2.0]])
