@@ -208,7 +208,7 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         if ndim == 1:
             raise ValueError(
                 f"X is 1-D, a series of {np.shape(X)[0]} values; {type(self).__name__} "
-                "scores windows of a series. Cut it into windows first: "
+                "scores windows of a series. Reshape your data into windows first: "
                 "sklearn_daml.timeseries.sliding_windows(series, seq_len) gives "
                 "(n_windows, seq_len, n_features), and timeseries.timestep_scores "
                 "spreads the windows' scores back onto the time steps."
