@@ -173,7 +173,7 @@ def gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=True):
 
     Returns
     -------
-    energy : tensor of shape (n_samples, *batch), or ``batch`` with ``return_mean``
+    energy : tensor of shape ``(n_samples, *batch)``, or ``batch`` with ``return_mean``
         The energy of each row, or its mean over the rows.
     cov_diag : tensor of shape ``batch``
         The covariance penalty ``sum_k sum_d 1 / cov_k[d, d]``
