@@ -1,5 +1,5 @@
 """``python -m benchmarks quality|speed|memory|memmap-fit|memory-sparse|images|series
-[--quick]``: print markdown tables and write JSON to ``benchmarks/results/``."""
+[--quick] [--baselines-only]``: print markdown tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
 import json
@@ -44,10 +44,15 @@ def main():
         choices=list(quality.PROTOCOLS),
         help="quality: run only this protocol (repeatable; default all: U, clean, D)",
     )
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="series: leave out Seq2Seq (minutes per fit)"
+    )
     args = parser.parse_args()
     kwargs = {}
     if args.which == "quality":
         kwargs = {"exclude": tuple(args.exclude), "protocols": tuple(args.protocol or quality.PROTOCOLS)}
+    if args.which == "series":
+        kwargs = {"baselines_only": args.baselines_only}
     results = BENCHMARKS[args.which](quick=args.quick, **kwargs)
     results["machine"] = {
         "python": platform.python_version(),
@@ -59,6 +64,7 @@ def main():
     }
     RESULTS.mkdir(exist_ok=True)
     suffix = "".join(f"_{p}" for p in args.protocol or []) if args.which == "quality" else ""
+    suffix = "_baselines" if args.which == "series" and args.baselines_only else suffix
     out = RESULTS / f"{args.which}{'_quick' if args.quick else ''}{suffix}.json"
     out.write_text(json.dumps(results, indent=2, default=float))
     print(f"\nwrote {out}")
