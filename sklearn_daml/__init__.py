@@ -7,6 +7,7 @@ import_tensorflow()
 from ._adversarial import AdversarialAEDetector  # noqa: E402
 from ._ae import AEOutlierDetector  # noqa: E402
 from ._aegmm import AEGMMOutlierDetector  # noqa: E402
+from ._conformal import ConformalOutlierDetector  # noqa: E402
 from ._distillation import ModelDistillationDetector  # noqa: E402
 from ._llr import LLROutlierDetector  # noqa: E402
 from ._persistence import load, save  # noqa: E402
@@ -27,6 +28,7 @@ __all__ = [
     "LLROutlierDetector",
     "AdversarialAEDetector",
     "ModelDistillationDetector",
+    "ConformalOutlierDetector",
     "TrainingDivergedError",
     "load",
     "save",

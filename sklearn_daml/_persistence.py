@@ -23,9 +23,11 @@ neither form holds drops it in ``__getstate__`` and rebuilds it in
 
 Loading accepts sklearn-daml's own classes, the scikit-learn classes of
 ``SKLEARN_CLASSES`` (pipelines and transformers whose state is arrays and
-plain values), NumPy arrays of plain values and standard Keras objects, and
-refuses everything that would run other code (another class, a ``Lambda``
-layer's bytecode, a pickled array) unless the caller names it in
+plain values), scikit-learn's detectors of ``SKLEARN_DETECTORS`` (their
+trees are stored as checked arrays, a neighbours search tree is rebuilt from
+the fitted rows), NumPy arrays of plain values and standard Keras objects,
+and refuses everything that would run other code (another class, a
+``Lambda`` layer's bytecode, a pickled array) unless the caller names it in
 ``trusted``. Saving refuses, naming it, what loading could not rebuild from
 data alone: a function given to a scikit-learn estimator (a
 ``FunctionTransformer``'s lambda), an estimator of another library.
@@ -46,6 +48,8 @@ import zipfile
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
+from sklearn.neighbors import BallTree, KDTree
+from sklearn.tree._tree import Tree
 from sklearn.utils._param_validation import validate_params
 
 from ._tensorflow import import_tensorflow
@@ -58,7 +62,9 @@ FORMAT = "sklearn-daml detector"
 # 2: estimators nested in an estimator (pipelines) and the values of their
 # state (object arrays, slices, dtypes, NumPy types and ufuncs). A file that
 # needs none of them is written as version 1, which older releases read.
-FORMAT_VERSION = 2
+# 3: scikit-learn detectors wrapped by an sklearn-daml estimator (their
+# trees, a neighbours search tree rebuilt at load).
+FORMAT_VERSION = 3
 _MANIFEST = "manifest.json"
 _OWN_PACKAGE = "sklearn_daml"
 # the trust names of the two kinds of content that carry Python code
@@ -93,6 +99,17 @@ SKLEARN_CLASSES = {
     "sklearn.random_projection": ("GaussianRandomProjection",),
     "sklearn.kernel_approximation": ("RBFSampler", "Nystroem"),
 }
+# scikit-learn's detectors (what ConformalOutlierDetector wraps by default, and
+# drop-in replacements in a pipeline) and the estimators their state holds:
+# IsolationForest's fitted trees are stored as their node arrays, checked at
+# load; LocalOutlierFactor's search tree is rebuilt from its fitted rows.
+SKLEARN_DETECTORS = {
+    "sklearn.ensemble": ("IsolationForest",),
+    "sklearn.neighbors": ("LocalOutlierFactor",),
+    "sklearn.tree": ("ExtraTreeRegressor",),
+}
+# a leaf of a scikit-learn tree has no children (sklearn.tree._tree.TREE_LEAF)
+_TREE_LEAF = -1
 # the Python types a dtype parameter may name (NumPy's scalar types are found
 # by name in numpy)
 _BUILTIN_TYPES = {t.__name__: t for t in (bool, int, float, complex, str, bytes, object)}
@@ -189,22 +206,22 @@ def _resolve_class(ref):
     return obj
 
 
-def _is_sklearn_ref(ref):
-    """Whether ``ref`` names a class of ``SKLEARN_CLASSES`` by its public module."""
+def _is_sklearn_ref(ref, classes=SKLEARN_CLASSES):
+    """Whether ``ref`` names a class of ``classes`` by its public module."""
     return (
         isinstance(ref, dict)
         and isinstance(ref.get("module"), str)
         and isinstance(ref.get("name"), str)
-        and ref["name"] in SKLEARN_CLASSES.get(ref["module"], ())
+        and ref["name"] in classes.get(ref["module"], ())
     )
 
 
-def _public_sklearn_ref(cls):
-    """The ref of ``cls`` in ``SKLEARN_CLASSES`` when ``cls`` is one of them
-    itself (a subclass is not), else ``None``."""
+def _public_sklearn_ref(cls, classes=SKLEARN_CLASSES):
+    """The ref of ``cls`` in ``classes`` when ``cls`` is one of them itself
+    (a subclass is not), else ``None``."""
     if cls.__module__.split(".")[0] != "sklearn":
         return None
-    for module, names in SKLEARN_CLASSES.items():
+    for module, names in classes.items():
         if cls.__name__ in names and getattr(
             importlib.import_module(module), cls.__name__, None
         ) is cls:
@@ -221,7 +238,7 @@ def _is_daml_class(cls):
 def _resolve(ref):
     """The class ``ref`` names: a listed scikit-learn class by its public
     module, any other class where it is defined."""
-    if _is_sklearn_ref(ref):
+    if _is_sklearn_ref(ref) or _is_sklearn_ref(ref, SKLEARN_DETECTORS):
         return getattr(importlib.import_module(ref["module"]), ref["name"])
     return _resolve_class(ref)
 
@@ -231,7 +248,82 @@ def _trust_name(ref):
 
 
 def _sklearn_class_names():
-    return ", ".join(name for names in SKLEARN_CLASSES.values() for name in names)
+    return ", ".join(
+        name for classes in (SKLEARN_CLASSES, SKLEARN_DETECTORS)
+        for names in classes.values() for name in names if name != "ExtraTreeRegressor"
+    )
+
+
+def _search_tree(estimator):
+    """The search tree that a scikit-learn neighbours estimator
+    (LocalOutlierFactor) builds at fit from its fitted rows, built again."""
+    tree_class = {"kd_tree": KDTree, "ball_tree": BallTree}[estimator._fit_method]
+    return tree_class(
+        estimator._fit_X,
+        estimator.leaf_size,
+        metric=estimator.effective_metric_,
+        **estimator.effective_metric_params_,
+    )
+
+
+def _same_values(a, b):
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    return type(a) is type(b) and a == b
+
+
+def _is_rebuilt_search_tree(tree, estimator):
+    """Whether building ``estimator``'s search tree again gives ``tree``: the
+    same arrays, sizes, distance and weights (the query counters aside)."""
+    try:
+        rebuilt = _search_tree(estimator)
+        state, again = tree.__getstate__(), rebuilt.__getstate__()
+        # data, index, nodes, bounds, leaf size, levels, number of nodes; the
+        # distance metric; the sample weights
+        compared = (0, 1, 2, 3, 4, 5, 6, 12)
+        metric, metric_again = state[11], again[11]
+        return (
+            type(rebuilt) is type(tree)
+            and len(state) == len(again) == 13
+            and all(_same_values(state[i], again[i]) for i in compared)
+            and type(metric) is type(metric_again)
+            and _same_values(metric.__getstate__(), metric_again.__getstate__())
+        )
+    except Exception:  # noqa: BLE001 - whatever fails, it cannot be rebuilt
+        return False
+
+
+def _tree_from(n_features, n_classes, n_outputs, state):
+    """The scikit-learn tree that these sizes and arrays describe, checked
+    first: every inner node's children come after it and inside the tree and
+    its feature is one of ``n_features``, so that scoring, which reads the
+    nodes unchecked, stays inside the arrays and ends."""
+    if not (n_features >= 1 and n_outputs >= 1 and len(n_classes) == n_outputs
+            and min(n_classes) >= 1):
+        raise ValueError(f"has inconsistent sizes ({n_features}, {n_classes}, {n_outputs})")
+    nodes = state.get("nodes") if isinstance(state, dict) else None
+    if not (
+        isinstance(nodes, np.ndarray) and nodes.ndim == 1 and nodes.dtype.names is not None
+        and {"left_child", "right_child", "feature"} <= set(nodes.dtype.names)
+    ):
+        raise ValueError("has no array of nodes")
+    n_nodes = nodes.shape[0]
+    if state.get("node_count") != n_nodes:
+        raise ValueError(f"counts {state.get('node_count')!r} nodes and holds {n_nodes}")
+    node = np.arange(n_nodes)
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    inner = (
+        (left > node) & (left < n_nodes) & (right > node) & (right < n_nodes)
+        & (feature >= 0) & (feature < n_features)
+    )
+    if not np.all(np.where(left == _TREE_LEAF, right == _TREE_LEAF, inner)):
+        raise ValueError("has nodes whose children or features are outside it")
+    tree = Tree(n_features, np.asarray(n_classes, dtype=np.intp), n_outputs)
+    tree.__setstate__(state)  # checks the arrays' dtypes and shapes
+    return tree
 
 
 def _estimator_label(where):
@@ -290,6 +382,8 @@ class _Writer:
             return self._encode_keras_file(value, where)
         if isinstance(value, type):
             return self._encode_type(value, where)
+        if type(value) is Tree:
+            return self._encode_tree(value, where)
         cls = type(value)
         if isinstance(value, BaseEstimator):
             return self._encode_estimator(value, where)
@@ -381,6 +475,19 @@ class _Writer:
             "complex, str, bytes and object can, as a dtype); pass an instance.",
         )
 
+    def _encode_tree(self, value, where):
+        """A fitted scikit-learn tree (``ExtraTreeRegressor.tree_``): its sizes
+        and its arrays of nodes and values."""
+        _, (n_features, n_classes, n_outputs), state = value.__reduce__()
+        self._needs_version(3)
+        return {
+            "kind": "sklearn_tree",
+            "n_features": int(n_features),
+            "n_classes": [int(n) for n in n_classes],
+            "n_outputs": int(n_outputs),
+            "state": self.encode(state, where),
+        }
+
     def _encode_ufunc(self, value, where):
         """A function given to a scikit-learn estimator: only a NumPy ufunc, by name."""
         if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
@@ -462,6 +569,10 @@ class _Writer:
         if _is_own_module(cls.__module__):
             return _class_ref(cls), None
         public = _public_sklearn_ref(cls)
+        if public is None:
+            public = _public_sklearn_ref(cls, SKLEARN_DETECTORS)
+            if public is not None:
+                self._needs_version(3)
         if public is not None:
             self._needs_version(2)
             return public, None
@@ -474,14 +585,14 @@ class _Writer:
         return None, (
             f"{cls.__module__}.{cls.__qualname__} is neither sklearn-daml's nor one of the "
             f"scikit-learn classes this format holds ({_sklearn_class_names()}), so it "
-            "cannot be saved as data only. If whoever loads the file trusts you to run "
-            "code on their machine, save it with joblib or pickle."
+            "cannot be saved as data only. If whoever loads the file trusts you to run code on their machine, save "
+            "it with joblib or pickle."
         )
 
     @contextlib.contextmanager
-    def _inside(self, owner, in_sklearn):
+    def _inside(self, owner, cls):
         outer = self.owner, self.in_sklearn
-        self.owner, self.in_sklearn = owner, in_sklearn
+        self.owner, self.in_sklearn = owner, not _is_daml_class(cls)
         try:
             yield
         finally:
@@ -494,6 +605,15 @@ class _Writer:
         state = dict(state) if isinstance(state, dict) else dict(vars(estimator))
         if _is_daml_class(type(estimator)):
             state.pop("_sklearn_version", None)  # the manifest records every version
+        if isinstance(state.get("_tree"), (KDTree, BallTree)):
+            if not _is_rebuilt_search_tree(state["_tree"], estimator):
+                raise self._fail(
+                    "attribute '_tree'", state["_tree"],
+                    "this search tree is not the one the estimator builds from its fitted "
+                    "rows, so loading could not rebuild it. Refit the estimator on an array.",
+                )
+            state["_tree"] = None  # rebuilt at load
+            self._needs_version(3)
         return (
             {k: self.encode(v, f"parameter {k!r}") for k, v in params.items()},
             {k: self.encode(v, f"attribute {k!r}") for k, v in state.items() if k not in params},
@@ -505,7 +625,7 @@ class _Writer:
         if ref is None:
             raise self._fail(label, value, why)
         self._needs_version(2)
-        with self._inside(f"{label} of {self.owner}", not _is_daml_class(type(value))):
+        with self._inside(f"{label} of {self.owner}", type(value)):
             params, attributes = self.encode_estimator_parts(value)
         return {"kind": "estimator", "class": ref, "params": params, "attributes": attributes}
 
@@ -532,8 +652,8 @@ def _write(estimator, file):
         ref, why = writer._saved_class(estimator)
         if ref is None:
             raise TypeError(f"Cannot save {owner}: {why}")
-        writer.in_sklearn = not _is_daml_class(type(estimator))
-        params, attributes = writer.encode_estimator_parts(estimator)
+        with writer._inside(owner, type(estimator)):
+            params, attributes = writer.encode_estimator_parts(estimator)
         manifest = {
             "format": FORMAT,
             "format_version": writer.format_version,
@@ -577,7 +697,9 @@ def save(estimator, path):
         ``IncrementalPCA``, ``TruncatedSVD``, ``FastICA``,
         ``VarianceThreshold``, ``GaussianRandomProjection``, ``RBFSampler``,
         ``Nystroem``, and ``FunctionTransformer`` without a function or
-        with a NumPy ufunc (``np.log1p``).
+        with a NumPy ufunc (``np.log1p``); and scikit-learn's detectors
+        ``IsolationForest`` and ``LocalOutlierFactor``, alone, in a
+        pipeline or wrapped by ``ConformalOutlierDetector``.
     path : str or path-like
         File to write; replaced if it exists.
 
@@ -731,6 +853,15 @@ class _Reader:
             for part in ("params", "attributes"):
                 for key, value in (node.get(part) or {}).items():
                     self.check(value, f"{where}.{key}")
+        elif kind == "sklearn_tree":
+            n_classes = node.get("n_classes")
+            if not (
+                type(node.get("n_features")) is int and type(node.get("n_outputs")) is int
+                and isinstance(n_classes, list) and n_classes
+                and all(type(n) is int for n in n_classes)
+            ):
+                raise self._damaged(where, "is a tree without its sizes.")
+            self.check(node.get("state"), where)
         else:
             raise self._damaged(
                 where, f"has an entry of unknown kind {kind!r} (written by a newer sklearn-daml?)."
@@ -741,7 +872,7 @@ class _Reader:
         flag any other."""
         if not isinstance(ref, dict):
             raise self._damaged(where, f"names no class ({ref!r}).")
-        if _is_sklearn_ref(ref):
+        if _is_sklearn_ref(ref) or _is_sklearn_ref(ref, SKLEARN_DETECTORS):
             return
         if not _is_own_module(str(ref.get("module"))):
             self._flag(_trust_name(ref), "class", where)
@@ -842,6 +973,14 @@ class _Reader:
             return keras.saving.load_model(local, safe_mode=safe_mode)
         if kind == "keras_object":
             return keras.saving.deserialize_keras_object(node["config"], safe_mode=safe_mode)
+        if kind == "sklearn_tree":
+            try:
+                return _tree_from(
+                    node["n_features"], node["n_classes"], node["n_outputs"],
+                    self.decode(node["state"], safe_mode),
+                )
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"{self.path} is damaged: a tree of scikit-learn {exc}.")
         if kind == "estimator":
             cls = self.estimator_class(node["class"], "an estimator inside it")
             return _build(
@@ -902,6 +1041,10 @@ def _build(cls, params, attributes, path):
             "saved by another version of its class."
         ) from exc
     estimator.__setstate__({**vars(estimator), **attributes})
+    if getattr(estimator, "_fit_method", None) in ("kd_tree", "ball_tree") and (
+        getattr(estimator, "_tree", False) is None
+    ):
+        estimator._tree = _search_tree(estimator)
     return estimator
 
 
@@ -943,7 +1086,8 @@ def load(path, *, trusted=None):
     :func:`sklearn_daml.save`, running no code from the file.
 
     Only sklearn-daml's own classes, the scikit-learn pipelines and
-    transformers that :func:`sklearn_daml.save` lists, standard Keras layers and
+    transformers that :func:`sklearn_daml.save` lists (and the detectors it
+    lists inside an sklearn-daml estimator), standard Keras layers and
     functions, and NumPy arrays of plain values are accepted; the Keras
     models are loaded with Keras' ``safe_mode``. Every class is checked
     before any is imported or built. A file that would run any other code on

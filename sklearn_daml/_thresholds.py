@@ -5,6 +5,11 @@ set from the training rows' scores and ``contamination`` (a weighted
 percentile, or Tukey's fence for ``'auto'``); ``infer_threshold`` sets it
 from a reference batch, as alibi-detect does; ``threshold_`` reads it in the
 model's own units. ``decision_function`` and ``predict`` use ``offset_``.
+
+:func:`conformal_pvalues`, :func:`conformal_offset` and
+:func:`benjamini_hochberg` calibrate scores on rows the detector did not see
+instead (conformal p-values, the threshold that flags ``p <= level``, and
+false-discovery control over a batch), for ``ConformalOutlierDetector``.
 """
 
 import numbers
@@ -82,3 +87,191 @@ class ThresholdMixin:
         """
         check_is_fitted(self, "offset_")
         return -self.offset_
+
+
+# ------------------------------------------------------- conformal p-values
+def _calibration_array(calibration_scores):
+    scores = np.asarray(calibration_scores, dtype=np.float64)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(
+            "calibration_scores must be a non-empty 1-D array of scores; got shape "
+            f"{scores.shape}."
+        )
+    if np.isnan(scores).any():
+        raise ValueError("calibration_scores must not hold NaN.")
+    return scores
+
+
+def _check_level(level, name):
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"{name} must be a number in (0, 1); got {level!r}.")
+    return float(level)
+
+
+def conformal_rank(n_calibration, level):
+    """Number of calibration scores a flagged row must score below.
+
+    The largest ``k`` with ``k / (n_calibration + 1) <= level`` (computed
+    as :func:`conformal_pvalues` computes a p-value, so that the two agree
+    to the last bit), that is ``floor(level * (n_calibration + 1))``; ``0``
+    when even the smallest p-value, ``1 / (n_calibration + 1)``, is above
+    ``level``, and then no row can be flagged.
+
+    Parameters
+    ----------
+    n_calibration : int
+        Number of calibration scores.
+    level : float in (0, 1)
+        Level of the test.
+
+    Returns
+    -------
+    k : int
+    """
+    level = _check_level(level, "level")
+    k = min(int(np.floor(level * (n_calibration + 1))), n_calibration)
+    while k < n_calibration and (k + 1) / (n_calibration + 1) <= level:
+        k += 1
+    while k > 0 and k / (n_calibration + 1) > level:
+        k -= 1
+    return k
+
+
+def conformal_pvalues(calibration_scores, scores):
+    """Split-conformal p-values of ``scores`` against ``calibration_scores``.
+
+    Scores follow the ``score_samples`` convention (higher = more normal),
+    and a row's p-value is the share of calibration scores at or below its
+    own, counting the row itself::
+
+        p(x) = (1 + #{i : s_i <= s(x)}) / (n + 1)
+
+    If the calibration rows and a new row are exchangeable (drawn alike,
+    the new one unseen by the detector, as the calibration rows are), then
+    ``P(p(x) <= t) <= t`` for every ``t``: a small p-value is evidence that
+    the row is an outlier (Bates et al., 2023). Ties count against the row,
+    so the p-values stay valid with tied scores.
+
+    Parameters
+    ----------
+    calibration_scores : array-like of shape (n_calibration,)
+        Scores of rows the detector did not see during its fit; not NaN.
+    scores : array-like
+        Scores of the rows to test, of any shape.
+
+    Returns
+    -------
+    pvalues : ndarray of the shape of ``scores``, float64
+        In ``[1 / (n + 1), 1]``. A NaN score gets ``1``.
+
+    See Also
+    --------
+    conformal_offset : The threshold on the scores of ``p <= level``.
+    benjamini_hochberg : Which of many p-values to reject at a false
+        discovery rate.
+
+    References
+    ----------
+    S. Bates, E. Candès, L. Lei, Y. Romano and M. Sesia, "Testing for
+    outliers with conformal p-values", Annals of Statistics 51(1), 2023.
+
+    Examples
+    --------
+    >>> from sklearn_daml._thresholds import conformal_pvalues
+    >>> conformal_pvalues([0.1, 0.2, 0.3, 0.4], [0.0, 0.2, 0.25, 1.0])
+    array([0.2, 0.6, 0.6, 1. ])
+    """
+    calibration = np.sort(_calibration_array(calibration_scores))
+    scores = np.asarray(scores, dtype=np.float64)
+    at_or_below = np.searchsorted(calibration, scores, side="right")
+    at_or_below = np.where(np.isnan(scores), calibration.size, at_or_below)
+    return (1 + at_or_below) / (calibration.size + 1)
+
+
+def conformal_offset(calibration_scores, level):
+    """Threshold on the scores that flags exactly the rows with ``p <= level``.
+
+    A row's score is below the returned offset exactly when its
+    :func:`conformal_pvalues` p-value is at most ``level``, ties and
+    infinite scores included (NaN scores are never flagged). It is the
+    ``k``-th smallest calibration score, with
+    ``k = floor(level * (n + 1))`` (:func:`conformal_rank`); ``-inf`` when
+    ``k`` is ``0``: with fewer than ``1 / level - 1`` calibration rows, no
+    p-value can be as small as ``level``.
+
+    Parameters
+    ----------
+    calibration_scores : array-like of shape (n_calibration,)
+        Scores of rows the detector did not see during its fit; not NaN.
+    level : float in (0, 1)
+        Level of the test: an exchangeable inlier is flagged with
+        probability at most ``level``.
+
+    Returns
+    -------
+    offset : float
+        ``score < offset`` if and only if ``p <= level``.
+
+    Examples
+    --------
+    >>> from sklearn_daml._thresholds import conformal_offset
+    >>> conformal_offset([0.4, 0.1, 0.3, 0.2], 0.4)
+    0.2
+    >>> conformal_offset([0.4, 0.1, 0.3, 0.2], 0.1)
+    -inf
+    """
+    calibration = _calibration_array(calibration_scores)
+    k = conformal_rank(calibration.size, level)
+    if k == 0:
+        return -np.inf
+    return float(np.partition(calibration, k - 1)[k - 1])
+
+
+def benjamini_hochberg(pvalues, alpha):
+    """Rejections of the Benjamini-Hochberg step-up procedure at level ``alpha``.
+
+    With ``m`` p-values sorted increasingly, ``p_(1) <= ... <= p_(m)``, the
+    procedure finds the largest ``k`` with ``p_(k) <= alpha * k / m`` and
+    rejects the ``k`` smallest p-values (every p-value at most ``p_(k)``).
+    It controls the false discovery rate, the expected share of inliers
+    among the flagged rows, at ``alpha * m0 / m`` (``m0`` inliers) when the
+    p-values are independent or positively dependent (PRDS), as the
+    split-conformal p-values of a batch of rows are (Bates et al., 2023).
+
+    Parameters
+    ----------
+    pvalues : array-like of shape (n_tests,)
+        p-values in ``[0, 1]``.
+    alpha : float in (0, 1)
+        Target false discovery rate.
+
+    Returns
+    -------
+    rejected : ndarray of shape (n_tests,), bool
+        ``True`` for the rejected hypotheses (the rows flagged as outliers).
+
+    References
+    ----------
+    Y. Benjamini and Y. Hochberg, "Controlling the false discovery rate: a
+    practical and powerful approach to multiple testing", Journal of the
+    Royal Statistical Society B 57(1), 1995.
+
+    Examples
+    --------
+    >>> from sklearn_daml._thresholds import benjamini_hochberg
+    >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.5], alpha=0.1)
+    array([ True,  True,  True, False])
+    """
+    alpha = _check_level(alpha, "alpha")
+    pvalues = np.asarray(pvalues, dtype=np.float64)
+    if pvalues.ndim != 1:
+        raise ValueError(f"pvalues must be a 1-D array; got shape {pvalues.shape}.")
+    if not np.all((pvalues >= 0) & (pvalues <= 1)):
+        raise ValueError("pvalues must be numbers in [0, 1] (not NaN).")
+    n_tests = pvalues.size
+    ordered = np.sort(pvalues)
+    below = ordered <= alpha * np.arange(1, n_tests + 1) / n_tests
+    if not below.any():
+        return np.zeros(n_tests, dtype=bool)
+    k = n_tests - np.argmax(below[::-1])  # the largest k with p_(k) below its line
+    return pvalues <= ordered[k - 1]

@@ -27,7 +27,9 @@ LAYERS = {
         "_compiled", "_seeding", "_rows", "_weights", "_networks", "_dask",
         "_persistence", "_training", "_scoring", "_thresholds", "timeseries",
     ],
-    "estimator bases": ["_base", "_autoencoder", "_ensemble", "_gmm", "_image", "_classifier"],
+    "estimator bases": [
+        "_base", "_autoencoder", "_ensemble", "_gmm", "_image", "_classifier", "_conformal",
+    ],
     "detectors": [
         "_ae", "_vae", "_aegmm", "_vaegmm", "_seq2seq", "_pixelcnn", "_llr", "_adversarial",
         "_distillation",

@@ -84,6 +84,13 @@ RECIPES = {
         lambda: sklearn_daml.ModelDistillationDetector(_classifier(), epochs=2, random_state=0),
         TABLE,
     ),
+    "ConformalOutlierDetector": (
+        lambda: sklearn_daml.ConformalOutlierDetector(
+            sklearn_daml.AEOutlierDetector(n_estimators=1, epochs=2, random_state=0),
+            random_state=0,
+        ),
+        TABLE,
+    ),
     "custom networks": (lambda: _custom_networks(), TABLE),
 }
 DETECTORS = [
@@ -680,15 +687,29 @@ def test_function_transformer_with_a_lambda_is_refused_at_save(inside, tmp_path)
 
 
 def test_estimator_of_another_library_is_refused_at_save(tmp_path):
-    from sklearn.ensemble import IsolationForest
+    from sklearn.svm import OneClassSVM
 
-    pipe = make_pipeline(StandardScaler(), IsolationForest(random_state=0)).fit(TABLE)
-    with pytest.raises(TypeError, match=r"Cannot save steps\[1\] \('isolationforest'\) of "
-                                        r"Pipeline.*IsolationForest is neither"):
+    pipe = make_pipeline(StandardScaler(), OneClassSVM()).fit(TABLE)
+    with pytest.raises(TypeError, match=r"Cannot save steps\[1\] \('oneclasssvm'\) of "
+                                        r"Pipeline.*OneClassSVM is neither"):
         sklearn_daml.save(pipe, tmp_path / "pipeline.daml")
-    with pytest.raises(TypeError, match=r"Cannot save IsolationForest: .*IsolationForest is"):
-        sklearn_daml.save(IsolationForest(), tmp_path / "forest.daml")
+    with pytest.raises(TypeError, match=r"Cannot save OneClassSVM: .*OneClassSVM is"):
+        sklearn_daml.save(OneClassSVM(), tmp_path / "svm.daml")
     assert os.listdir(tmp_path) == []
+
+
+def test_scikit_learn_detectors_in_a_pipeline_round_trip(tmp_path):
+    """IsolationForest and LocalOutlierFactor, drop-in replacements of the
+    detectors, save in the same format: alone or as a pipeline's last step."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor
+
+    for detector in (IsolationForest(random_state=0), LocalOutlierFactor(novelty=True)):
+        pipe = make_pipeline(StandardScaler(), detector).fit(TABLE)
+        sklearn_daml.save(pipe, tmp_path / "pipeline.daml")
+        loaded = sklearn_daml.load(tmp_path / "pipeline.daml")
+        np.testing.assert_array_equal(loaded.score_samples(TABLE), pipe.score_samples(TABLE))
+        np.testing.assert_array_equal(loaded.predict(TABLE), pipe.predict(TABLE))
 
 
 class MyScaler(StandardScaler):
