@@ -1,5 +1,5 @@
 """``python -m benchmarks quality|speed|memory|memmap-fit|memory-sparse|images|series
-[--quick] [--baselines-only]``: print markdown tables and write JSON to ``benchmarks/results/``."""
+[--quick]``: print markdown tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
 import json
@@ -32,17 +32,26 @@ def main():
     parser.add_argument("which", choices=list(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="fewer seeds, less data, fewer epochs")
     parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="DATASET:DETECTOR",
-        help="quality: leave out one detector on one data set (repeatable)",
-    )
-    parser.add_argument(
         "--protocol",
         action="append",
-        choices=list(quality.PROTOCOLS),
-        help="quality: run only this protocol (repeatable; default all: U, clean, D)",
+        choices=list(quality.REGIMES),
+        help="quality: run only this regime (repeatable; default all: U, clean, D)",
+    )
+    parser.add_argument(
+        "--table", action="append", help="quality: run only this table (repeatable; default all)"
+    )
+    parser.add_argument(
+        "--method", action="append", help="quality: run only this method (repeatable; default all)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=METHOD:param=value,...",
+        help="quality: add a detector with changed parameters (repeatable)",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="quality: print the stored results, fit nothing"
     )
     parser.add_argument(
         "--baselines-only", action="store_true", help="series: leave out Seq2Seq (minutes per fit)"
@@ -50,7 +59,13 @@ def main():
     args = parser.parse_args()
     kwargs = {}
     if args.which == "quality":
-        kwargs = {"exclude": tuple(args.exclude), "protocols": tuple(args.protocol or quality.PROTOCOLS)}
+        kwargs = {
+            "protocols": tuple(args.protocol or quality.REGIMES),
+            "tables": args.table,
+            "methods": args.method,
+            "variants": tuple(args.variant),
+            "report_only": args.report,
+        }
     if args.which == "series":
         kwargs = {"baselines_only": args.baselines_only}
     results = BENCHMARKS[args.which](quick=args.quick, **kwargs)

@@ -11,16 +11,24 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
-ADBENCH = {
-    "thyroid": "38_thyroid.npz",
-    "annthyroid": "2_annthyroid.npz",
-    "cardio": "6_cardio.npz",
-    "satellite": "30_satellite.npz",
-    "pendigits": "28_pendigits.npz",
-    "mammography": "23_mammography.npz",
-    "mnist": "24_mnist.npz",
-    "shuttle": "32_shuttle.npz",
-}
+# the 31 ADBench tables of ../shared/data, named by their file names without
+# ADBench's number, in the order of their names
+_ADBENCH_FILES = [
+    "1_ALOI.npz", "2_annthyroid.npz", "5_campaign.npz", "6_cardio.npz",
+    "7_Cardiotocography.npz", "8_celeba.npz", "10_cover.npz", "11_donors.npz",
+    "14_glass.npz", "15_Hepatitis.npz", "16_http.npz", "17_InternetAds.npz",
+    "20_letter.npz", "21_Lymphography.npz", "22_magic.gamma.npz", "23_mammography.npz",
+    "24_mnist.npz", "25_musk.npz", "28_pendigits.npz", "30_satellite.npz",
+    "32_shuttle.npz", "33_skin.npz", "34_smtp.npz", "35_SpamBase.npz",
+    "37_Stamps.npz", "38_thyroid.npz", "39_vertebral.npz", "41_Waveform.npz",
+    "42_WBC.npz", "45_wine.npz", "46_WPBC.npz",
+]
+ADBENCH = dict(
+    sorted(
+        ((f.split("_", 1)[1].removesuffix(".npz"), f) for f in _ADBENCH_FILES),
+        key=lambda item: item[0].lower(),
+    )
+)
 
 
 def _missing(path):
