@@ -1,5 +1,5 @@
-"""``python -m benchmarks quality|speed|memory|memmap-fit|memory-sparse|images|series
-[--quick]``: print markdown tables and write JSON to ``benchmarks/results/``."""
+"""``python -m benchmarks quality|calibration|speed|memory|memmap-fit|memory-sparse|images|
+series [--quick]``: print markdown tables and write JSON to ``benchmarks/results/``."""
 
 import argparse
 import json
@@ -13,11 +13,12 @@ from sklearn_daml._compiled import tf
 
 import keras  # noqa: E402
 
-from . import images, memory, quality, series, speed
+from . import calibration, images, memory, quality, series, speed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS = {
     "quality": quality.run,
+    "calibration": calibration.run,
     "speed": speed.run,
     "memory": memory.run,
     "memmap-fit": memory.run_fit,
@@ -35,13 +36,15 @@ def main():
         "--protocol",
         action="append",
         choices=list(quality.REGIMES),
-        help="quality: run only this regime (repeatable; default all: U, clean, D)",
+        help="quality, calibration: run only this regime (repeatable; default all: U, clean, D)",
     )
     parser.add_argument(
-        "--table", action="append", help="quality: run only this table (repeatable; default all)"
+        "--table", action="append",
+        help="quality, calibration: run only this table (repeatable; default all)",
     )
     parser.add_argument(
-        "--method", action="append", help="quality: run only this method (repeatable; default all)"
+        "--method", action="append",
+        help="quality, calibration: run only this method (repeatable; default all)",
     )
     parser.add_argument(
         "--variant",
@@ -66,6 +69,9 @@ def main():
             "variants": tuple(args.variant),
             "report_only": args.report,
         }
+    if args.which == "calibration":
+        kwargs = {"protocols": tuple(args.protocol or calibration.REGIMES),
+                  "tables": args.table, "methods": args.method}
     if args.which == "series":
         kwargs = {"baselines_only": args.baselines_only}
     results = BENCHMARKS[args.which](quick=args.quick, **kwargs)

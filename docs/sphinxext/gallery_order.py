@@ -3,6 +3,7 @@
 ORDER = [
     "plot_quickstart.py",
     "plot_contamination.py",
+    "plot_conformal.py",
     "plot_grid_search.py",
     "plot_feature_scores.py",
     "plot_training_curves.py",
