@@ -51,7 +51,7 @@ from sklearn.metrics import roc_auc_score
 import sklearn_daml
 from sklearn_daml import ConformalOutlierDetector
 
-from . import data
+from . import data, quality
 from .quality import (
     DETECTORS,
     RESULTS,
@@ -62,8 +62,6 @@ from .quality import (
     baseline_method,
     collect,
     detector_method,
-    load_table,
-    protocol_u_split,
 )
 
 # level of predict, own and conformal
@@ -178,33 +176,17 @@ def _conformal_record(estimator, X_test, outlier):
 
 
 # ------------------------------------------------------------------ run
-def _todo(store, regime, table, seeds, methods):
+def _regime_methods(regime, methods):
+    """The methods a regime runs: both forms on clean rows, the conformal
+    one only with outliers among the training rows."""
     kinds = KINDS if regime == "clean" else ("conformal",)
-    return [(seed, m) for seed in seeds for (_, kind), m in methods.items()
-            if kind in kinds and store.get(regime, table, seed, m) is None]
+    return [m for (_, kind), m in methods.items() if kind in kinds]
 
 
-def compute(store, regimes, tables, methods, seeds, quick):
-    """Measure every entry of the run that the store lacks."""
-    for regime in regimes:
-        for table in tables:
-            todo = _todo(store, regime, table, seeds, methods)
-            if not todo:
-                continue
-            loaded = load_table(table, quick)
-            if loaded is None:
-                continue
-            splits = {}
-            for seed, method in todo:
-                if seed not in splits:
-                    splits[seed] = protocol_u_split(*loaded, seed, clean=regime == "clean")
-                record = measure(method, seed, *splits[seed])
-                store.add(regime, table, seed, method, record)
-                shown = (f"ERROR {record['error']}" if record["error"] else
-                         f"inliers flagged {record['inliers_flagged']:.3f}, "
-                         f"outliers {record['outliers_flagged']:.3f}")
-                print(f"  {regime:5s} {table:16s} {method.name:26s} seed {seed}: {shown} "
-                      f"({record['fit_seconds']:.1f} s)", flush=True)
+def _describe(regime, record):
+    if record["error"]:
+        return f"ERROR {record['error']}"
+    return f"inliers flagged {record['inliers_flagged']:.3f}, outliers {record['outliers_flagged']:.3f}"
 
 
 # ------------------------------------------------------------------ report
@@ -333,7 +315,8 @@ def run(quick=False, protocols=tuple(REGIMES), tables=None, methods=None):
     tables = [t for t in data.ADBENCH if tables is None or t in tables]
     regimes = [r for r in REGIMES if r in protocols]
     start = time.perf_counter()
-    compute(store, regimes, tables, chosen, seeds, quick)
+    quality.compute(store, regimes, tables, chosen, seeds, quick, measure=measure,
+                    methods_for=_regime_methods, describe=_describe)
     results = {regime: report(store, regime, tables, chosen, seeds) for regime in regimes}
     verdicts = targets(results, chosen)
     elapsed = time.perf_counter() - start

@@ -348,12 +348,23 @@ def _regime_methods(regime, methods):
     return [m for m in methods if m.name in PROTOCOL_D_METHODS or m.name not in {*BASELINES, *DETECTORS}]
 
 
-def compute(store, regimes, tables, methods, seeds, quick):
-    """Measure every entry of the run that the store lacks."""
+def _describe(regime, record):
+    """The printed result of one measurement."""
+    metric = record["f1" if regime == "D" else "roc_auc"]
+    shown = "failed" if metric is None else f"{metric:.3f}"
+    return shown + (f" ERROR {record['error']}" if record["error"] else "")
+
+
+def compute(store, regimes, tables, methods, seeds, quick, measure=measure,
+            methods_for=_regime_methods, describe=_describe):
+    """Measure every entry of the run that the store lacks: for each regime,
+    table and seed, ``measure(method, seed, X_fit, X_test, y_test)`` of the
+    methods that ``methods_for(regime, methods)`` runs; ``describe(regime,
+    record)`` is what is printed of it."""
     for regime in regimes:
         for table in _regime_tables(regime, tables):
             store.refresh()
-            todo = [(seed, m) for seed in seeds for m in _regime_methods(regime, methods)
+            todo = [(seed, m) for seed in seeds for m in methods_for(regime, methods)
                     if store.get(regime, table, seed, m) is None]
             if not todo:
                 continue
@@ -366,11 +377,8 @@ def compute(store, regimes, tables, methods, seeds, quick):
                     splits[seed] = split(regime, *loaded, seed)
                 record = measure(method, seed, *splits[seed])
                 store.add(regime, table, seed, method, record)
-                metric = record["f1" if regime == "D" else "roc_auc"]
-                shown = "failed" if metric is None else f"{metric:.3f}"
-                note = f" ERROR {record['error']}" if record["error"] else ""
-                print(f"  {regime:5s} {table:16s} {method.name:16s} seed {seed}: {shown} "
-                      f"({record['fit_seconds']:.1f} s){note}", flush=True)
+                print(f"  {regime:5s} {table:16s} {method.name:16s} seed {seed}: "
+                      f"{describe(regime, record)} ({record['fit_seconds']:.1f} s)", flush=True)
 
 
 # ------------------------------------------------------------------ report
