@@ -40,6 +40,7 @@ the conformal wrapper and of this module's measurement: a run measures only
 what the store lacks, and can be interrupted and resumed.
 """
 
+import functools
 import importlib
 import inspect
 import time
@@ -91,11 +92,12 @@ def _base_method(name):
     return baseline_method(name) if name == "IsolationForest" else detector_method(name, name)
 
 
+@functools.lru_cache
 def _sources():
     """The docstring-free source of the threshold and conformal modules,
     which the quality benchmark leaves out of its keys."""
     modules = ("sklearn_daml._thresholds", "sklearn_daml._conformal")
-    return [_without_docstrings(inspect.getsource(importlib.import_module(m))) for m in modules]
+    return tuple(_without_docstrings(inspect.getsource(importlib.import_module(m))) for m in modules)
 
 
 def calibration_method(base, kind):

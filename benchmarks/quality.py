@@ -40,6 +40,7 @@ are assembled from the store (``--report`` prints them without fitting).
 """
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -164,6 +165,7 @@ def _is_module(name):
         return False
 
 
+@functools.lru_cache
 def package_sources(module):
     """The docstring-free source of ``module`` and of every package module it
     imports, transitively (but ``NOT_SCORED``), as ``{module: text}``."""
