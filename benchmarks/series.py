@@ -105,12 +105,17 @@ def standardized_windows(values):
     return sliding_windows(StandardScaler().fit_transform(values[:, None]), SEQ_LEN, STEP)
 
 
-def window_scores_auc(window_scores, labels):
-    """Point-wise ROC-AUC of window outlier scores, each step scored by the
-    maximum over the windows covering it."""
+def covered_steps(window_scores, labels):
+    """``(labels, scores)`` of the steps some window covers, each step scored
+    by the maximum over the windows covering it."""
     steps = timestep_scores(window_scores, len(labels), SEQ_LEN, STEP, aggregate="max")
     covered = ~np.isnan(steps)
-    return roc_auc_score(labels[covered], steps[covered])
+    return labels[covered], steps[covered]
+
+
+def window_scores_auc(window_scores, labels):
+    """Point-wise ROC-AUC of window outlier scores (:func:`covered_steps`)."""
+    return roc_auc_score(*covered_steps(window_scores, labels))
 
 
 def window_outlier_scores(detector, windows):
@@ -132,9 +137,7 @@ def series_measures(window_scores, labels):
     """:func:`benchmarks.ts_metrics.evaluate` of the per-step maximum of the
     window scores, over the steps some window covers (VUS buffers up to
     ``SEQ_LEN``)."""
-    steps = timestep_scores(window_scores, len(labels), SEQ_LEN, STEP, aggregate="max")
-    covered = ~np.isnan(steps)
-    return ts_metrics.evaluate(labels[covered], steps[covered], max_buffer=SEQ_LEN)
+    return ts_metrics.evaluate(*covered_steps(window_scores, labels), max_buffer=SEQ_LEN)
 
 
 def evaluate_series(values, labels, detectors, seeds, name):
