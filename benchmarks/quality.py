@@ -593,8 +593,8 @@ def run(quick=False, protocols=tuple(REGIMES), tables=None, methods=None, varian
     return {
         "seeds": list(seeds),
         "targets": verdicts,
-        "means": {r: {m: {k: v for k, v in s["mean"].items()} for m, s in res.items()} for r, res in results.items()},
-        "ranks": {r: {m: {k: v for k, v in s["rank"].items()} for m, s in res.items()} for r, res in results.items()},
+        "means": {r: {m: s["mean"] for m, s in res.items()} for r, res in results.items()},
+        "ranks": {r: {m: s["rank"] for m, s in res.items()} for r, res in results.items()},
         "seconds": elapsed,
         "sklearn_daml": sklearn_daml.__version__,
     }
