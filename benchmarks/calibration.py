@@ -13,6 +13,12 @@ forms:
     percentile of its training rows' scores. Measured: the share of test
     inliers that ``predict`` flags (the false-alarm rate, which nothing
     bounds) and the share of test outliers (the power).
+``auto``
+    The detector with ``contamination='auto'`` (for sklearn-daml's, a row is
+    flagged when its conformal p-value against the training scores is at
+    most 0.05; ``IsolationForest``'s is its own rule). Measured: the same two
+    shares of ``predict``, in both regimes: what a user gets who sets no
+    outlier share.
 ``conformal``
     ``ConformalOutlierDetector(detector, contamination=CONTAMINATION,
     random_state=seed)`` (split, default ``calibration_size``). Measured: the
@@ -28,9 +34,9 @@ forms:
 
 Both record their fit time, so that the cost of the conformal fit is
 compared with the default fit of the same detector. The contaminated regime
-(fitted on every training row, outliers included) runs the conformal form
-only: it shows what happens when the training rows are not exchangeable with
-the new inliers.
+(fitted on every training row, outliers included) runs the ``auto`` and
+conformal forms only: they show what happens when the training rows are not
+exchangeable with the new inliers.
 
 Every measurement is one JSON line per (regime, table, seed, method) in
 ``benchmarks/results/calibration.jsonl`` (``calibration_quick.jsonl`` for
@@ -79,10 +85,12 @@ TARGET_TABLE_RATE, MIN_INLIERS = 0.15, 200
 # the conformal fit takes at most this multiple of the default fit's time
 TARGET_TIME_RATIO = 1.5
 BASES = [*DETECTORS, "IsolationForest"]
-KINDS = ("own", "conformal")
+KINDS = ("own", "auto", "conformal")
+# the forms that the contaminated regime runs
+CONTAMINATED_KINDS = ("auto", "conformal")
 REGIMES = {
     "clean": "Protocol U, clean regime (fitted on the inliers only)",
-    "U": "Protocol U, contaminated regime (fitted with the outliers in), conformal only",
+    "U": "Protocol U, contaminated regime (fitted with the outliers in), 'auto' and conformal",
 }
 
 
@@ -101,12 +109,14 @@ def _sources():
 
 
 def calibration_method(base, kind):
-    """The ``kind`` form (``"own"`` or ``"conformal"``) of the quality
-    benchmark's method ``base``, named ``"<base> <kind>"``."""
+    """The ``kind`` form (``"own"``, ``"auto"`` or ``"conformal"``) of the
+    quality benchmark's method ``base``, named ``"<base> <kind>"``."""
     def make(seed):
         detector = base.make(seed)
         if kind == "own":
             return detector.set_params(contamination=CONTAMINATION)
+        if kind == "auto":
+            return detector.set_params(contamination="auto")
         return ConformalOutlierDetector(detector, contamination=CONTAMINATION, random_state=seed)
 
     measurement = [_without_docstrings(inspect.getsource(f)) for f in (measure, _conformal_record)]
@@ -179,9 +189,9 @@ def _conformal_record(estimator, X_test, outlier):
 
 # ------------------------------------------------------------------ run
 def _regime_methods(regime, methods):
-    """The methods a regime runs: both forms on clean rows, the conformal
-    one only with outliers among the training rows."""
-    kinds = KINDS if regime == "clean" else ("conformal",)
+    """The methods a regime runs: every form on clean rows, the ``auto``
+    and conformal ones with outliers among the training rows."""
+    kinds = KINDS if regime == "clean" else CONTAMINATED_KINDS
     return [m for (_, kind), m in methods.items() if kind in kinds]
 
 
@@ -230,19 +240,23 @@ def _table(title, tables, columns):
 def report(store, regime, tables, methods, seeds):
     """Print one regime's tables; return ``{metric: {method: {table: mean}}}``."""
     bases = sorted({b for b, _ in methods}, key=BASES.index)
-    kinds = KINDS if regime == "clean" else ("conformal",)
+    kinds = KINDS if regime == "clean" else CONTAMINATED_KINDS
     metrics = {"inliers_flagged": kinds, "outliers_flagged": kinds, "fit_seconds": kinds,
                "n_test_inliers": kinds, "inliers_p_level": ("conformal",),
                "fdr": ("conformal",), "fdr_power": ("conformal",)}
     means = {metric: {(b, k): _means(store, regime, tables, methods[b, k], seeds, metric)
                       for b in bases for k in metric_kinds}
              for metric, metric_kinds in metrics.items()}
-    label = " / ".join(kinds)
+    leveled = [k for k in kinds if k != "auto"]
+    label = " / ".join(leveled)
     print(f"\n### {REGIMES[regime]}, mean over seeds {list(seeds)}")
     _table(f"Share of test inliers flagged by predict at level {CONTAMINATION} ({label})",
-           tables, [(b, [means["inliers_flagged"][b, k] for k in kinds]) for b in bases])
+           tables, [(b, [means["inliers_flagged"][b, k] for k in leveled]) for b in bases])
     _table(f"Share of test outliers flagged by predict at level {CONTAMINATION} ({label})",
-           tables, [(b, [means["outliers_flagged"][b, k] for k in kinds]) for b in bases])
+           tables, [(b, [means["outliers_flagged"][b, k] for k in leveled]) for b in bases])
+    _table("contamination='auto': share of test inliers / outliers flagged by predict",
+           tables, [(b, [means["inliers_flagged"][b, "auto"], means["outliers_flagged"][b, "auto"]])
+                    for b in bases])
     _table(f"Conformal: share of test inliers with p <= {P_LEVEL}", tables,
            [(b, [means["inliers_p_level"][b, "conformal"]]) for b in bases])
     _table(f"Conformal, predict_fdr at alpha={ALPHA} over the test rows: false discovery "
@@ -250,7 +264,7 @@ def report(store, regime, tables, methods, seeds):
            [(b, [means["fdr"][b, "conformal"], means["fdr_power"][b, "conformal"]])
             for b in bases])
     _table(f"Fit time in seconds ({label})", tables,
-           [(b, [means["fit_seconds"][b, k] for k in kinds]) for b in bases])
+           [(b, [means["fit_seconds"][b, k] for k in leveled]) for b in bases])
     return means
 
 

@@ -8,8 +8,10 @@ A fitted detector turns scores into labels with one number, ``offset_``:
 that is negative. ``contamination`` decides how ``offset_`` is set from the
 training scores:
 
-- ``"auto"`` (the default): Tukey's fence ``Q1 - 1.5 * IQR`` of the training
-  scores. No share of outliers is assumed; rows far in the low tail are flagged.
+- ``"auto"`` (the default): no share of outliers is assumed. A row is flagged
+  when its conformal p-value against the training scores is at most 0.05: when
+  it scores below all but 5% of the training rows. About 5% of new rows drawn
+  like the training rows are flagged, whatever the detector.
 - a float in (0, 0.5]: that percentile of the training scores, so that this
   share of the training rows is flagged (as for IsolationForest).
 

@@ -95,8 +95,8 @@ print(f"{source}: {len(values)} steps, {len(windows)} windows of {SEQ_LEN} steps
 # -------------
 # The detector trains on every window (the anomalies included, unlabelled),
 # with its defaults. ``predict`` flags windows whose score falls below
-# ``offset_`` (Tukey's fence on the training scores with
-# ``contamination='auto'``).
+# ``offset_`` (with ``contamination='auto'``, below all but 5% of the
+# training windows' scores).
 detector = Seq2SeqOutlierDetector(random_state=0)
 detector.fit(windows)
 window_scores = -detector.score_samples(windows)  # higher = more abnormal

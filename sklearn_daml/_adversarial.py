@@ -86,7 +86,8 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
     contamination : "auto" or float in (0, 0.5], default="auto"
         Share of flagged rows expected in the training data, used to set
         ``offset_`` as that percentile of the training scores; ``"auto"``
-        uses Tukey's fence, ``Q1 - 1.5 * IQR`` of the training scores.
+        flags a row when its conformal p-value against the training scores
+        is at most 0.05, as in :class:`AEOutlierDetector`.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop once their loss
         has not improved for ``n_iter_no_change`` epochs (see

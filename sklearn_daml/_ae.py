@@ -78,7 +78,13 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     contamination : "auto" or float in (0, 0.5], default="auto"
         Share of outliers expected in the training data, used to set
         ``offset_`` as that percentile of the training scores. ``"auto"``
-        uses Tukey's fence, ``Q1 - 1.5 * IQR`` of the training scores.
+        assumes no share: a row is flagged when its conformal p-value
+        against the training scores is at most 0.05 (it scores below all
+        but 5% of the training rows, the threshold of alibi-detect's default
+        ``infer_threshold``), so that about 5% of new rows drawn like the
+        training rows are flagged, whatever the detector; with fewer than
+        19 training rows no row can be. Set a float when you
+        know the share of outliers among the training rows.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows and stop once
         their loss has not improved for ``n_iter_no_change`` epochs, keeping

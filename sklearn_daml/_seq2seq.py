@@ -94,8 +94,9 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras.optimizers.Optimizer, default="adam"
         Optimizer; an instance is copied at fit.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        As in :class:`AEOutlierDetector` (``"auto"``: Tukey's fence on the
-        training scores).
+        As in :class:`AEOutlierDetector` (``"auto"``: a window is flagged
+        when its conformal p-value against the training windows' scores is
+        at most 0.05).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the windows and stop once their
         loss has not improved for ``n_iter_no_change`` epochs, keeping the

@@ -2,7 +2,8 @@
 
 :class:`ThresholdMixin` turns scores into decisions. At fit, ``offset_`` is
 set from the training rows' scores and ``contamination`` (a weighted
-percentile, or Tukey's fence for ``'auto'``); ``infer_threshold`` sets it
+percentile, or for ``'auto'`` the conformal test at level
+:data:`AUTO_LEVEL`); ``infer_threshold`` sets it
 from a reference batch, as alibi-detect does; ``threshold_`` reads it in the
 model's own units. ``decision_function`` and ``predict`` use ``offset_``.
 
@@ -19,6 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._weights import weighted_percentile
 
+# the level of contamination="auto": a row is flagged when its conformal
+# p-value against the training rows' scores is at most this
+AUTO_LEVEL = 0.05
+
 
 class ThresholdMixin:
     """``offset_``, ``threshold_`` and ``infer_threshold``."""
@@ -27,13 +32,14 @@ class ThresholdMixin:
         """Offset on the training scores (weighted percentiles with weights).
 
         A float ``contamination`` takes that percentile of the training
-        scores (as IsolationForest). ``'auto'`` uses Tukey's fence,
-        ``Q1 - 1.5 * IQR`` of the training scores: no outlier share is
-        assumed, and rows far in the low tail are flagged.
+        scores (as IsolationForest). ``'auto'`` assumes no outlier share: it
+        flags a row when its conformal p-value against the training scores
+        is at most ``AUTO_LEVEL`` (:func:`conformal_offset`, the rows
+        counted as often as their weights), whatever the detector and the
+        shape of its scores.
         """
         if self.contamination == "auto":
-            q1, q3 = weighted_percentile(scores, [25.0, 75.0], weights)
-            return float(q1 - 1.5 * (q3 - q1))
+            return conformal_offset(scores, AUTO_LEVEL, weights)
         return float(weighted_percentile(scores, 100.0 * self.contamination, weights))
 
     def infer_threshold(self, X, threshold_perc=95.0):
@@ -188,7 +194,7 @@ def conformal_pvalues(calibration_scores, scores):
     return (1 + at_or_below) / (calibration.size + 1)
 
 
-def conformal_offset(calibration_scores, level):
+def conformal_offset(calibration_scores, level, weights=None):
     """Threshold on the scores that flags exactly the rows with ``p <= level``.
 
     A row's score is below the returned offset exactly when its
@@ -206,6 +212,10 @@ def conformal_offset(calibration_scores, level):
     level : float in (0, 1)
         Level of the test: an exchangeable inlier is flagged with
         probability at most ``level``.
+    weights : array-like of shape (n_calibration,), default=None
+        Non-negative weights of the calibration rows, each counted as that
+        many copies of its row (the p-values of the rows repeated, for
+        integer weights); ``None``: each row once.
 
     Returns
     -------
@@ -221,10 +231,29 @@ def conformal_offset(calibration_scores, level):
     -inf
     """
     calibration = _calibration_array(calibration_scores)
+    if weights is not None:
+        return _weighted_conformal_offset(calibration, _check_level(level, "level"), weights)
     k = conformal_rank(calibration.size, level)
     if k == 0:
         return -np.inf
     return float(np.partition(calibration, k - 1)[k - 1])
+
+
+def _weighted_conformal_offset(calibration, level, weights):
+    """:func:`conformal_offset` with the calibration rows counted as often
+    as their weights: the smallest calibration score at which the p-value
+    ``(1 + W(s)) / (W + 1)`` exceeds ``level``, where ``W(s)`` is the weight
+    of the calibration scores at or below ``s`` and ``W`` the total."""
+    order = np.argsort(calibration, kind="stable")
+    values = calibration[order]
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+    total = cumulative[-1]
+    if 1 / (total + 1) > level:
+        return -np.inf
+    # the weight at or below a value: the cumulative weight at its last tie
+    last_tie = np.append(values[1:] != values[:-1], True)
+    values, cumulative = values[last_tie], cumulative[last_tie]
+    return float(values[np.argmax((1 + cumulative) / (total + 1) > level)])
 
 
 def benjamini_hochberg(pvalues, alpha):

@@ -15,7 +15,7 @@ weight-equivalence check holds). Three mechanisms make that exact:
 * the statistics fitted after training are weighted sums over the rows
   (GMM parameters, the members' moments), a weighted trimmed mean (the
   AE/VAE error scales) and a weighted percentile (the contamination
-  threshold and Tukey's quartiles), each equal to its value on the
+  threshold), each equal to its value on the
   repeated rows.
 
 Rows of weight 0 are dropped before anything else, so a zero weight is the

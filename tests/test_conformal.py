@@ -101,6 +101,28 @@ def test_offset_is_the_kth_smallest_calibration_score_or_minus_infinity():
             conformal_offset(calibration, level)
 
 
+def test_weighted_offset_is_the_offset_of_the_repeated_rows():
+    rng = np.random.RandomState(0)
+    n_checked = 0
+    for n in (1, 2, 5, 30, 120):
+        calibration = np.round(rng.normal(size=n), 1)  # ties
+        weights = rng.randint(0, 4, size=n).astype(float)
+        weights[0] = 1.0
+        repeated = np.repeat(calibration, weights.astype(int))
+        for level in (0.01, 0.05, 0.1, 0.25, 0.5, 0.9, 1 / (repeated.size + 1)):
+            expected = conformal_offset(repeated, level)
+            assert conformal_offset(calibration, level, weights) == expected, (n, level)
+            assert conformal_offset(calibration, level, np.ones(n)) == conformal_offset(
+                calibration, level)
+            n_checked += 1
+    assert n_checked == 35
+    # fractional weights count as fractions of a row
+    assert conformal_offset([0.0, 1.0, 2.0], 0.5, [0.5, 0.5, 1.0]) == 1.0
+    assert conformal_offset([0.0, 1.0, 2.0], 0.5, [0.2, 0.2, 1.0]) == 1.0
+    # a total weight of 0.6: the smallest p-value is 1 / 1.6, above 0.5
+    assert conformal_offset([0.0, 1.0, 2.0], 0.5, [0.2, 0.2, 0.2]) == -np.inf
+
+
 # ---------------------------------------------------- Benjamini-Hochberg
 def bh_loop(pvalues, alpha):
     """The step-up procedure, as written in textbooks."""

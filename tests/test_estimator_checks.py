@@ -52,16 +52,10 @@ ESTIMATORS = [
     VAEGMMOutlierDetector(epochs=2, samples=3, random_state=0),
     Seq2SeqOutlierDetector(latent_dim=4, epochs=2, random_state=0),
     # the image detectors' 'auto' grid and architecture resolve from the
-    # checks' data (a row is a 1 x n_features image). Tukey's fence ('auto')
-    # need not flag any training row, and whether two epochs' likelihoods of
-    # make_blobs' 2-pixel rows have a far tail depends on the draw (measured:
-    # the lowest PixelCNN score -7.01 against a fence at -7.22), while
-    # check_outliers_train demands both labels: a float contamination.
-    PixelCNNOutlierDetector(contamination=0.1, epochs=2, random_state=0),
-    LLROutlierDetector(contamination=0.1, epochs=2, random_state=0),
-    # likewise, KL divergences of an untrained classifier have no far tail on
-    # the checks' data
-    AdversarialAEDetector(tiny_classifier, contamination=0.1, epochs=2, random_state=0),
+    # checks' data (a row is a 1 x n_features image)
+    PixelCNNOutlierDetector(epochs=2, random_state=0),
+    LLROutlierDetector(epochs=2, random_state=0),
+    AdversarialAEDetector(tiny_classifier, epochs=2, random_state=0),
     ModelDistillationDetector(tiny_classifier, epochs=2, random_state=0),
     # the meta-estimator, around a small forest (its own checks are fast)
     ConformalOutlierDetector(IsolationForest(n_estimators=10, random_state=0), random_state=0),

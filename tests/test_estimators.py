@@ -66,11 +66,20 @@ def test_threshold_in_model_units(detector, blobs):
 
 
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
-def test_auto_contamination_is_tukey_fence(detector, blobs):
+def test_auto_contamination_is_the_conformal_test_at_five_percent(detector, blobs):
     X, _ = blobs
     det = clone(detector).fit(X)
-    q1, q3 = np.percentile(det.score_samples(X), [25, 75])
-    assert det.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+    assert det.contamination == "auto"
+    scores = det.score_samples(X)
+    # a row is flagged when its p-value against the training scores,
+    # (1 + #{training scores <= s}) / (n + 1), is at most 0.05
+    def pvalues(s):
+        return (1 + np.sum(scores[None, :] <= s[:, None], axis=1)) / (len(scores) + 1)
+
+    new = np.linspace(scores.min() - 1, scores.max() + 1, 2001)
+    np.testing.assert_array_equal(new < det.offset_, pvalues(new) <= 0.05)
+    np.testing.assert_array_equal(det.predict(X) == -1, pvalues(scores) <= 0.05)
+    assert 0 < np.mean(det.predict(X) == -1) <= 0.05
 
 
 @pytest.mark.parametrize("detector", DETECTORS, ids=IDS)
