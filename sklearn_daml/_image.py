@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseDeepDetector, input_ndim
 from ._compiled import DTYPE, compiled, tf
+from ._thresholds import HeldOutThresholdMixin
 from .models.pixelcnn import PixelCNN
 
 
@@ -42,7 +43,7 @@ def release_freed_memory():
         trim(0)
 
 
-class BaseImageDetector(BaseDeepDetector):
+class BaseImageDetector(HeldOutThresholdMixin, BaseDeepDetector):
     """Image input, the integer pixel grid and PixelCNN construction.
 
     Input is a 4-D array ``(n, height, width, channels)`` or a 2-D array of
@@ -56,10 +57,15 @@ class BaseImageDetector(BaseDeepDetector):
     the data (:meth:`_resolve_architecture`): a small PixelCNN for a few
     hundred small images, growing to DAML's configuration (the defaults of
     :class:`~sklearn_daml.models.PixelCNN`) for 25,000 images or more.
+
+    A PixelCNN fits its training images far more closely than new images of
+    the same kind, so ``offset_`` comes from images held out of training
+    (``calibration_size``, :class:`~sklearn_daml._thresholds.HeldOutThresholdMixin`).
     """
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
+        **HeldOutThresholdMixin._calibration_constraints,
         "image_shape": ["array-like", None],
         "low": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],
         "high": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],

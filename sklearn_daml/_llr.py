@@ -68,8 +68,21 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         number of epochs.
     learning_rate : float, default=3e-3
         Learning rate of the optimizer named by ``optimizer`` (DAML: 1e-3).
+    calibration_size : float in (0, 1), int or None, default=0.2
+        Share (float) or number (int) of the training images held out of
+        training, drawn from ``random_state``, whose scores set
+        ``offset_``: a new image drawn like the training images is then
+        flagged with probability at most ``contamination`` (``'auto'``:
+        0.05), the conformal guarantee. A PixelCNN scores its own training
+        images far above new ones of the same kind, so a threshold on the
+        training scores flags most new inliers. More held-out images give a
+        threshold closer to that level; at least ``1 / level - 1`` (19 for
+        0.05) are needed to flag anything. ``None`` trains on every image
+        and sets the threshold on their scores (as the tabular detectors).
     optimizer, contamination, validation_fraction, n_iter_no_change, tol, random_state, verbose
-        As in :class:`AEOutlierDetector`.
+        As in :class:`AEOutlierDetector`; with ``calibration_size``,
+        ``contamination`` is the level of the test rather than a share of
+        the training images.
 
     Attributes
     ----------
@@ -84,8 +97,8 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         stopping).
     n_iter_ : int
         Epochs run by the semantic model.
-    image_shape_, low_, high_, pixelcnn_params_, offset_, threshold_, n_features_in_, \
-feature_names_in_
+    image_shape_, low_, high_, pixelcnn_params_, calibration_scores_, offset_, threshold_, \
+n_features_in_, feature_names_in_
         As in :class:`PixelCNNOutlierDetector`.
 
     See Also
@@ -141,6 +154,7 @@ feature_names_in_
         learning_rate=3e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=0.2,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -170,6 +184,7 @@ feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -14,10 +14,14 @@ false-discovery control over a batch), for ``ConformalOutlierDetector``.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._rows import dense_rows
+from ._seeding import fit_seed
 from ._weights import weighted_percentile
 
 # the level of contamination="auto": a row is flagged when its conformal
@@ -93,6 +97,76 @@ class ThresholdMixin:
         """
         check_is_fitted(self, "offset_")
         return -self.offset_
+
+
+class HeldOutThresholdMixin:
+    """``offset_`` from rows the network never trained on (``calibration_size``).
+
+    For detectors whose networks can memorise their training rows, so that
+    new rows drawn alike score lower than every training row and a
+    threshold on the training scores flags almost all of them. Listed before
+    the detector's base class, it wraps the fit. With ``calibration_size``,
+    a random set of the rows, drawn from ``random_state``, gets weight zero
+    for the whole fit: no training pass, statistic or early-stopping split
+    sees them. Their scores are ``calibration_scores_``, and ``offset_`` is
+    the conformal threshold of :func:`conformal_offset` at level
+    ``contamination`` (``'auto'``: :data:`AUTO_LEVEL`), so that a new row
+    drawn like the training rows is flagged with probability at most that
+    level, however closely the network fits its own rows (Bates et al.,
+    2023). ``None``: the threshold on the training scores, as the other
+    detectors set it.
+    """
+
+    _calibration_constraints: dict = {
+        "calibration_size": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
+    }
+
+    def _fit_training(self, X):
+        self.__dict__.pop("calibration_scores_", None)
+        if self.calibration_size is None:
+            return super()._fit_training(X)
+        n_rows = X.shape[0]
+        held_out = self._held_out_rows(n_rows)
+        weights = np.ones(n_rows) if self._sample_weight is None else self._sample_weight
+        self._sample_weight = np.where(held_out, 0.0, weights)
+        super()._fit_training(X)
+        self.calibration_scores_ = self._score_samples(dense_rows(X, held_out))
+        level = AUTO_LEVEL if self.contamination == "auto" else self.contamination
+        unit = np.all(weights[held_out] == 1.0)
+        self.offset_ = conformal_offset(
+            self.calibration_scores_, level, None if unit else weights[held_out]
+        )
+        if self.offset_ == -np.inf:
+            warnings.warn(
+                f"{type(self).__name__} held out {held_out.sum()} rows to set its threshold "
+                f"(calibration_size={self.calibration_size!r}), too few for a p-value as small "
+                f"as {level}: predict flags no row. Fit on more rows, or raise "
+                "calibration_size or contamination.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _held_out_rows(self, n_rows):
+        """Boolean mask of the ``calibration_size`` rows held out (a share is
+        rounded), at least one and leaving at least one to train on."""
+        if isinstance(self.calibration_size, numbers.Integral):
+            if self.calibration_size >= n_rows:
+                raise ValueError(
+                    f"calibration_size={self.calibration_size} leaves no rows to train on: "
+                    f"X has {n_rows} rows."
+                )
+            n_held_out = self.calibration_size
+        else:
+            n_held_out = min(max(1, round(self.calibration_size * n_rows)), n_rows - 1)
+        # a stream of its own: the fit's draws start from the same seed
+        rng = np.random.RandomState([fit_seed(self.random_state), 1])
+        mask = np.zeros(n_rows, dtype=bool)
+        mask[rng.permutation(n_rows)[:n_held_out]] = True
+        return mask
 
 
 # ------------------------------------------------------- conformal p-values

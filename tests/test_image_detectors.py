@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sklearn_daml import LLROutlierDetector, PixelCNNOutlierDetector, _image
+from sklearn_daml._thresholds import conformal_offset
 from sklearn_daml.models import PixelCNN
 
 TINY = dict(
@@ -190,3 +191,58 @@ def test_digits_defaults_match_isolation_forest(cls):
     scores = det.score_samples(X_test)
     assert np.all(np.isfinite(scores))
     assert roc_auc_score(y_test, scores) >= 0.99
+    # the threshold comes from held-out images: new zeros are flagged about
+    # as often as 'auto' says (0.05), not nearly all of them, as a threshold
+    # on the scores of the images the network fitted would flag
+    new_inliers = det.predict(X_test[y_test == 1]) == -1
+    assert np.mean(new_inliers) <= 0.2
+    assert np.mean(det.predict(X_test[y_test == -1]) == -1) >= 0.9
+
+
+# ------------------------------------------------- held-out threshold
+def test_held_out_images_are_never_trained_on():
+    # changing the held-out images changes nothing the network learned
+    X = _images(n=80)
+    det = PixelCNNOutlierDetector(**TINY, calibration_size=0.25).fit(X)
+    held_out = det._held_out_rows(len(X))
+    assert held_out.sum() == 20
+    other = X.copy()
+    other[held_out] = _images(n=20, seed=5)
+    changed = PixelCNNOutlierDetector(**TINY, calibration_size=0.25).fit(other)
+    for a, b in zip(det.model_.get_weights(), changed.model_.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(det.score_samples(X), changed.score_samples(X))
+
+
+@pytest.mark.parametrize("contamination, level", [("auto", 0.05), (0.1, 0.1)])
+@pytest.mark.parametrize("cls", [PixelCNNOutlierDetector, LLROutlierDetector])
+def test_offset_is_the_conformal_threshold_of_the_held_out_images(cls, contamination, level):
+    X = _images(n=100)
+    det = cls(**TINY, contamination=contamination).fit(X)  # calibration_size=0.2
+    held_out = det._held_out_rows(len(X))
+    np.testing.assert_array_equal(det.calibration_scores_, det.score_samples(X[held_out]))
+    assert det.offset_ == conformal_offset(det.calibration_scores_, level)
+    # with weights, the held-out images count as often as their weights
+    weights = np.random.RandomState(0).randint(1, 4, size=len(X)).astype(float)
+    weighted = cls(**TINY, contamination=contamination).fit(X, sample_weight=weights)
+    assert weighted.offset_ == conformal_offset(
+        np.repeat(weighted.calibration_scores_, weights[held_out].astype(int)), level)
+
+
+def test_without_calibration_size_the_threshold_is_on_the_training_scores():
+    X = _images(n=100)
+    det = PixelCNNOutlierDetector(**TINY, contamination=0.1, calibration_size=None).fit(X)
+    assert not hasattr(det, "calibration_scores_")
+    assert det.offset_ == pytest.approx(np.percentile(det.score_samples(X), 10), rel=1e-12)
+    # and a refit with held-out images sets them again
+    det.set_params(calibration_size=10).fit(X)
+    assert det.calibration_scores_.shape == (10,)
+
+
+def test_too_few_held_out_images_warn_and_flag_nothing():
+    X = _images(n=40)
+    with pytest.warns(UserWarning, match="held out 8 rows .* too few for a p-value as small as 0.05"):
+        det = PixelCNNOutlierDetector(**TINY).fit(X)
+    assert det.offset_ == -np.inf and np.all(det.predict(X) == 1)
+    with pytest.raises(ValueError, match="calibration_size=40 leaves no rows to train on"):
+        PixelCNNOutlierDetector(**TINY, calibration_size=40).fit(X)
