@@ -22,7 +22,11 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     once as one vectorized model (stacked weights, one compiled step). After
     training each member's mixture parameters are estimated once over the
     training set (in batches, float64), refined by ``em_steps`` EM steps and
-    fixed. A member's outlier score of a row is its sample energy, the
+    fixed. Both estimates are posterior modes under a weak conjugate prior
+    centred on the pooled rows (mclust's default, Fraley and Raftery 2007):
+    on many rows they are the maximum-likelihood ones, and a component that
+    owns only a few rows keeps a full-rank covariance instead of collapsing
+    onto them, which would give them the highest density of all. A member's outlier score of a row is its sample energy, the
     negative log-density under that member's mixture; the detector's is the
     mean over the members of their energies, each standardized by its mean
     and standard deviation over the training rows (with one member, the
@@ -105,7 +109,8 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
         training rows after training, started from the mixture that the
         estimation network's memberships give (DAGMM's estimate, which
         ``em_steps=0`` keeps). The network only approximates the memberships
-        that maximise the likelihood of those features; EM finishes the job.
+        that maximise the posterior of the mixture given those features; EM
+        finishes the job.
         The features are computed once and kept while they fit in
         scikit-learn's ``working_memory`` (else computed again for each
         step), so the steps cost little beside training; many more than 10

@@ -49,7 +49,8 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     each) are trained at once. After training, each member's mixture is
     estimated once over the whole training set in batches (sufficient
     statistics accumulated in float64), with dropout off, refined by
-    ``em_steps`` EM steps and then fixed. A row's outlier score is its
+    ``em_steps`` EM steps and then fixed; both at the posterior mode under
+    the conjugate prior of ``gmm_params_from_statistics(prior=True)``. A row's outlier score is its
     sample energy under a single member's mixture; with several members, the
     mean of the members' energies, each standardized by its mean and
     standard deviation over the training rows.
@@ -281,7 +282,7 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
     def _gmm_params(self, totals):
         """Mixture parameters from summed sufficient statistics."""
         try:
-            params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter)
+            params = gmm_params_from_statistics(*totals, cov_jitter=self.cov_jitter, prior=True)
         except tf.errors.InvalidArgumentError as exc:
             raise TrainingDivergedError(
                 diverged_message("the fitted GMM covariance is not positive definite")

@@ -21,7 +21,8 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
     covariance penalty and ``beta`` times the KL term. ``n_estimators``
     such models are trained at once, as for :class:`AEGMMOutlierDetector`. After training
     each member's mixture parameters are estimated over the training set
-    and fixed; a member's outlier score of a row is its sample energy
+    (posterior modes under a weak prior, as in
+    :class:`AEGMMOutlierDetector`) and fixed; a member's outlier score of a row is its sample energy
     averaged over ``samples`` latent draws whose noise is fixed at fit (so
     the score is a deterministic function of the row), and the detector's is
     the mean of the members' scores standardized on the training rows (with

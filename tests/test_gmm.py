@@ -266,3 +266,83 @@ def test_responsibilities_give_an_empty_component_no_rows(data):
     assert np.all(np.isfinite(posterior))
     np.testing.assert_array_equal(posterior[:, 2], 0.0)
     np.testing.assert_allclose(posterior.sum(1), 1.0)
+
+
+def _reference_posterior_mode(z, gamma):
+    """Fraley and Raftery (2007), eqs. for the unconstrained model: means
+    shrink to the data mean with weight 0.01; covariances have the
+    inverse-Wishart prior of ``d + 2`` degrees of freedom and scale
+    ``cov(z) / K ** (2 / d)``."""
+    n, d = z.shape
+    K = gamma.shape[1]
+    kappa, nu = 0.01, d + 2
+    m = z.mean(0)
+    scale = np.cov(z.T, bias=True) / K ** (2.0 / d)
+    phi, mu, cov = [], [], []
+    for k in range(K):
+        n_k = gamma[:, k].sum()
+        xbar = gamma[:, k] @ z / n_k
+        W = (gamma[:, k, None] * (z - xbar)).T @ (z - xbar)
+        dev = np.outer(xbar - m, xbar - m)
+        phi.append(n_k / n)
+        mu.append((n_k * xbar + kappa * m) / (n_k + kappa))
+        cov.append((scale + kappa * n_k / (n_k + kappa) * dev + W) / (n_k + nu + d + 2))
+    return np.array(phi), np.array(mu), np.array(cov)
+
+
+def test_prior_gives_mclust_posterior_mode(data):
+    z, gamma = data
+    phi, mu, cov, L, log_det = (
+        _np(p) for p in gmm_params_from_statistics(*gmm_sufficient_statistics(z, gamma), prior=True)
+    )
+    ref_phi, ref_mu, ref_cov = _reference_posterior_mode(z, gamma)
+    np.testing.assert_allclose(phi, ref_phi, rtol=1e-12)
+    np.testing.assert_allclose(mu, ref_mu, rtol=1e-10)
+    np.testing.assert_allclose(cov, ref_cov, rtol=1e-10)
+    jittered = ref_cov + 1e-6 * np.eye(3)
+    np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), jittered, rtol=1e-10)
+    np.testing.assert_allclose(log_det, np.linalg.slogdet(jittered)[1], rtol=1e-10)
+    # the maximum-likelihood estimate is a different one
+    assert not np.allclose(cov, _np(gmm_params(z, gamma)[2]), rtol=1e-3)
+
+
+def test_prior_keeps_a_component_of_few_rows_full_rank():
+    # two of the rows own a component in four dimensions: its maximum-
+    # likelihood covariance is singular and the jitter alone makes it a
+    # needle of near-infinite density at those rows
+    rng = np.random.RandomState(1)
+    z = np.vstack([rng.normal(size=(30, 4)), rng.normal(6.0, 1.0, size=(2, 4))])
+    gamma = np.zeros((32, 2))
+    gamma[:30, 0] = gamma[30:, 1] = 1.0
+    stats = gmm_sufficient_statistics(z, gamma)
+    ml_cov = _np(gmm_params_from_statistics(*stats)[2])
+    map_cov = _np(gmm_params_from_statistics(*stats, prior=True)[2])
+    assert np.linalg.eigvalsh(ml_cov[1]).min() < 1e-12
+    # at least the prior's scale over its pseudo-count
+    floor = np.cov(z.T, bias=True) / 2 ** (2.0 / 4) / (2 + 4 + 2 + 4 + 2)
+    assert np.linalg.eigvalsh(map_cov[1] - floor).min() > -1e-12
+    assert np.linalg.eigvalsh(floor).min() > 0.01
+
+
+def test_prior_fades_with_many_rows():
+    rng = np.random.RandomState(2)
+    z = np.vstack([rng.normal(size=(20000, 3)), rng.normal(4.0, 0.5, size=(20000, 3))])
+    gamma = np.repeat([[1.0, 0.0], [0.0, 1.0]], 20000, axis=0)
+    ml = gmm_params(z, gamma)
+    map_ = gmm_params_from_statistics(*gmm_sufficient_statistics(z, gamma), prior=True)
+    for name, a, b in zip(["phi", "mu", "cov"], ml[:3], map_[:3]):
+        np.testing.assert_allclose(_np(b), _np(a), rtol=0, atol=1e-3, err_msg=name)
+
+
+def test_prior_works_on_member_batches(data):
+    # one mixture per member: each with the prior of its own rows
+    z, gamma = data
+    z2 = np.stack([z, 3.0 * z[::-1]], axis=1)
+    gamma2 = np.stack([gamma, gamma[::-1]], axis=1)
+    batched = gmm_params_from_statistics(*gmm_sufficient_statistics(z2, gamma2), prior=True)
+    for m in range(2):
+        single = gmm_params_from_statistics(
+            *gmm_sufficient_statistics(z2[:, m], gamma2[:, m]), prior=True
+        )
+        for a, b in zip(batched, single):
+            np.testing.assert_allclose(_np(a)[m], _np(b), rtol=1e-10, atol=1e-13)

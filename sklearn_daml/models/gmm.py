@@ -121,11 +121,33 @@ def gmm_sufficient_statistics(z, gamma):
     return n, sum_gamma, sum_gamma_z, sum_gamma_zz
 
 
-def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitter=1e-6):
+def gmm_params_from_statistics(
+    n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitter=1e-6, prior=False
+):
     """Mixture parameters from accumulated sufficient statistics.
 
     Same result as :func:`gmm_params` on the concatenated batches (up to
     rounding: accumulate in float64).
+
+    Parameters
+    ----------
+    n, sum_gamma, sum_gamma_z, sum_gamma_zz : tensors
+        As returned by :func:`gmm_sufficient_statistics`, summed over
+        batches.
+    cov_jitter : float, default=1e-6
+        As in :func:`gmm_params`.
+    prior : bool, default=False
+        Whether to return the posterior mode under the conjugate prior of
+        Fraley and Raftery (2007), the default prior of R's ``mclust``,
+        instead of the maximum-likelihood estimate. The prior is centred on
+        the pooled rows: means shrink towards their mean with weight 0.01,
+        and each covariance is pulled towards their covariance divided by
+        ``n_gmm ** (2 / n_dims)`` with ``n_dims + 2`` degrees of freedom.
+        A component that owns fewer rows than dimensions then keeps a
+        full-rank covariance instead of collapsing onto its rows (which
+        gives them a spuriously high density); one that owns many rows is
+        almost unchanged. Use it when the mixture is fitted to few rows or
+        has many components.
 
     Returns
     -------
@@ -148,9 +170,51 @@ def gmm_params_from_statistics(n, sum_gamma, sum_gamma_z, sum_gamma_zz, cov_jitt
     mu = sum_gamma_z / safe_sum[..., None]
     second_moment = sum_gamma_zz / safe_sum[..., None, None]
     cov = second_moment - mu[..., :, None] * mu[..., None, :]
+    if prior:
+        mu, cov = _posterior_mode(sum_gamma, sum_gamma_z, sum_gamma_zz, mu, cov)
     cov = 0.5 * (cov + ops.swapaxes(cov, -1, -2))
     L, log_det_cov = _cholesky(cov, cov_jitter)
     return phi, mu, cov, L, log_det_cov
+
+
+# the default conjugate prior of mclust (Fraley and Raftery, "Bayesian
+# regularization for normal mixture estimation and model-based clustering",
+# Journal of Classification, 2007): the weight of the prior mean
+_PRIOR_SHRINKAGE = 0.01
+
+
+def _posterior_mode(sum_gamma, sum_gamma_z, sum_gamma_zz, mu, cov):
+    """Means and covariances at the mode of the posterior under
+    Fraley and Raftery's conjugate prior, from the statistics and the
+    maximum-likelihood ``mu`` and ``cov``.
+
+    Prior mean: the pooled mean ``m`` with weight ``kappa``; inverse-Wishart
+    covariance prior with ``nu = d + 2`` degrees of freedom and scale
+    ``Lambda``, the pooled covariance over ``n_gmm ** (2 / d)``:
+    ``mu_k = (n_k xbar_k + kappa m) / (n_k + kappa)`` and
+    ``cov_k = (Lambda + kappa n_k / (n_k + kappa) (xbar_k - m)(xbar_k - m)^T
+    + W_k) / (n_k + nu + d + 2)``, with ``W_k = n_k cov_k`` the scatter.
+    """
+    n_gmm, n_dims = ops.shape(sum_gamma_z)[-2], ops.shape(sum_gamma_z)[-1]
+    total = ops.sum(sum_gamma, axis=-1)[..., None]
+    pooled_mean = ops.sum(sum_gamma_z, axis=-2) / total
+    pooled_cov = (
+        ops.sum(sum_gamma_zz, axis=-3) / total[..., None]
+        - pooled_mean[..., :, None] * pooled_mean[..., None, :]
+    )
+    scale = pooled_cov / n_gmm ** (2.0 / n_dims)
+    kappa = _PRIOR_SHRINKAGE
+    deviation = mu - pooled_mean[..., None, :]
+    between = (kappa * sum_gamma / (sum_gamma + kappa))[..., None, None] * (
+        deviation[..., :, None] * deviation[..., None, :]
+    )
+    scatter = sum_gamma[..., None, None] * cov
+    nu = n_dims + 2
+    cov = (scale[..., None, :, :] + between + scatter) / (
+        sum_gamma + nu + n_dims + 2
+    )[..., None, None]
+    mu = (sum_gamma_z + kappa * pooled_mean[..., None, :]) / (sum_gamma + kappa)[..., None]
+    return mu, cov
 
 
 def gmm_energy(z, phi, mu, cov, L, log_det_cov, return_mean=True):
