@@ -323,11 +323,14 @@ def targets(results, methods):
 
 def run(quick=False, protocols=tuple(REGIMES), tables=None, methods=None):
     """Measure what the store lacks for ``protocols`` (``"clean"``, ``"U"``)
-    x ``tables`` (default all) x ``methods`` (the names of ``BASES``; default
+    x ``tables`` (default all; with ``quick``, the quality benchmark's
+    ``QUICK_TABLES``) x ``methods`` (the names of ``BASES``; default
     all) x seeds, then print every table and the targets."""
     seeds = (0,) if quick else SEEDS
     store = Store(RESULTS / f"calibration{'_quick' if quick else ''}.jsonl")
     chosen = methods_for(methods)
+    if tables is None and quick:
+        tables = quality.QUICK_TABLES
     tables = [t for t in data.ADBENCH if tables is None or t in tables]
     regimes = [r for r in REGIMES if r in protocols]
     start = time.perf_counter()
