@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._rows import dense_rows
 from ._seeding import fit_seed
-from ._weights import weighted_percentile
+from ._weights import canonical_order, weighted_percentile
 
 # the level of contamination="auto": a row is flagged when its conformal
 # p-value against the training rows' scores is at most this
@@ -130,7 +130,7 @@ class HeldOutThresholdMixin:
         if self.calibration_size is None:
             return super()._fit_training(X)
         n_rows = X.shape[0]
-        held_out = self._held_out_rows(n_rows)
+        held_out = self._held_out_rows(X)
         weights = np.ones(n_rows) if self._sample_weight is None else self._sample_weight
         self._sample_weight = np.where(held_out, 0.0, weights)
         super()._fit_training(X)
@@ -150,9 +150,12 @@ class HeldOutThresholdMixin:
                 stacklevel=4,
             )
 
-    def _held_out_rows(self, n_rows):
-        """Boolean mask of the ``calibration_size`` rows held out (a share is
-        rounded), at least one and leaving at least one to train on."""
+    def _held_out_rows(self, X):
+        """Boolean mask of the ``calibration_size`` rows of ``X`` held out (a
+        share is rounded), at least one and leaving at least one to train
+        on. They are drawn among the rows in their canonical order, so the
+        same rows are held out whatever the order of the rows of ``X``."""
+        n_rows = X.shape[0]
         if isinstance(self.calibration_size, numbers.Integral):
             if self.calibration_size >= n_rows:
                 raise ValueError(
@@ -165,7 +168,7 @@ class HeldOutThresholdMixin:
         # a stream of its own: the fit's draws start from the same seed
         rng = np.random.RandomState([fit_seed(self.random_state), 1])
         mask = np.zeros(n_rows, dtype=bool)
-        mask[rng.permutation(n_rows)[:n_held_out]] = True
+        mask[canonical_order(X)[rng.permutation(n_rows)[:n_held_out]]] = True
         return mask
 
 
