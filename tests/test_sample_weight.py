@@ -199,11 +199,20 @@ def test_gmm_parameters_are_numpys_weighted_moments(Detector, blobs):
         wg = gamma[:, m] * w[:, None]
         phi = wg.sum(axis=0) / w.sum()
         mu = (wg.T @ z[:, m]) / wg.sum(axis=0)[:, None]
+        # the posterior mode under the conjugate prior of the pooled weighted
+        # rows (Fraley and Raftery 2007; tests/test_gmm.py checks its formulas)
+        d, n_k = z.shape[2], wg.sum(axis=0)
+        pooled_mean = np.average(z[:, m], axis=0, weights=w)
+        scale = np.cov(z[:, m], rowvar=False, aweights=w, bias=True) / det.n_gmm ** (2 / d)
         for k in range(det.n_gmm):
             cov = np.cov(z[:, m], rowvar=False, aweights=wg[:, k], bias=True)
-            np.testing.assert_allclose(det.cov_[m, k], cov, rtol=1e-7, atol=1e-10)
+            dev = mu[k] - pooled_mean
+            map_cov = (scale + 0.01 * n_k[k] / (n_k[k] + 0.01) * np.outer(dev, dev)
+                       + n_k[k] * cov) / (n_k[k] + 2 * d + 4)
+            np.testing.assert_allclose(det.cov_[m, k], map_cov, rtol=1e-7, atol=1e-10)
         np.testing.assert_allclose(det.phi_[m], phi, rtol=1e-10)
-        np.testing.assert_allclose(det.mu_[m], mu, rtol=1e-9, atol=1e-12)
+        map_mu = (n_k[:, None] * mu + 0.01 * pooled_mean) / (n_k[:, None] + 0.01)
+        np.testing.assert_allclose(det.mu_[m], map_mu, rtol=1e-9, atol=1e-12)
     # the members' energies are standardized by their weighted moments
     energies = np.asarray(det._energies(X))  # (n, n_estimators)
     mean = np.average(energies, axis=0, weights=weights)

@@ -226,7 +226,7 @@ def test_image_detector_warns_when_it_rounds(table):
     X = np.random.RandomState(0).randint(0, 4, size=(40, 2, 2, 1)).astype(float)
     det = PixelCNNOutlierDetector(
         low=0, high=3, num_resnet=1, num_hierarchies=1, num_filters=4, num_logistic_mix=1,
-        epochs=1, random_state=0,
+        epochs=1, calibration_size=None, random_state=0,  # 40 images: none held out
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
