@@ -69,16 +69,8 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
     learning_rate : float, default=3e-3
         Learning rate of the optimizer named by ``optimizer`` (DAML: 1e-3).
     calibration_size : float in (0, 1), int or None, default=0.2
-        Share (float) or number (int) of the training images held out of
-        training, drawn from ``random_state``, whose scores set
-        ``offset_``: a new image drawn like the training images is then
-        flagged with probability at most ``contamination`` (``'auto'``:
-        0.05), the conformal guarantee. A PixelCNN scores its own training
-        images far above new ones of the same kind, so a threshold on the
-        training scores flags most new inliers. More held-out images give a
-        threshold closer to that level; at least ``1 / level - 1`` (19 for
-        0.05) are needed to flag anything. ``None`` trains on every image
-        and sets the threshold on their scores (as the tabular detectors).
+        Images held out of both models' training, whose scores set
+        ``offset_``, as in :class:`PixelCNNOutlierDetector`.
     optimizer, contamination, validation_fraction, n_iter_no_change, tol, random_state, verbose
         As in :class:`AEOutlierDetector`; with ``calibration_size``,
         ``contamination`` is the level of the test rather than a share of

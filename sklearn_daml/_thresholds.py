@@ -136,10 +136,7 @@ class HeldOutThresholdMixin:
         super()._fit_training(X)
         self.calibration_scores_ = self._score_samples(dense_rows(X, held_out))
         level = AUTO_LEVEL if self.contamination == "auto" else self.contamination
-        unit = np.all(weights[held_out] == 1.0)
-        self.offset_ = conformal_offset(
-            self.calibration_scores_, level, None if unit else weights[held_out]
-        )
+        self.offset_ = conformal_offset(self.calibration_scores_, level, weights[held_out])
         if self.offset_ == -np.inf:
             warnings.warn(
                 f"{type(self).__name__} held out {held_out.sum()} rows to set its threshold "
