@@ -111,7 +111,8 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
     hidden_models_ : list of keras.Model
         Softmax heads on the hidden layers named by ``hidden_layer_kld``
         (empty without it).
-    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, calibration_scores_, \
+calibration_weights_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``threshold_`` is in units of the
         KL divergence.
 

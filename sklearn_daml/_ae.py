@@ -139,6 +139,14 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
     threshold_ : float
         ``-offset_``: the ensemble score (standardized error) above which a
         row is an outlier.
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        Sorted scores that :meth:`predict_pvalues` compares against: those
+        of the training rows (of positive ``sample_weight``), or of the
+        reference batch of the last :meth:`infer_threshold`.
+    calibration_weights_ : ndarray of shape (n_calibration,) or None
+        The training rows' ``sample_weight`` aligned with
+        ``calibration_scores_`` (each row counts as that many copies of
+        itself); ``None`` when every row counts once.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

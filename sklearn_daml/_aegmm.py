@@ -183,7 +183,8 @@ random_state, verbose
         The reference norm used (``recon_scale`` resolved).
     n_recon_features_ : int
         Number of columns of ``recon_features`` (2 for the default).
-    loss_curve_, validation_loss_curve_, n_iter_, offset_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, calibration_scores_, \
+calibration_weights_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
     threshold_ : float
         ``-offset_``: the outlier score (with one member, the sample energy)

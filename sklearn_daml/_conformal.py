@@ -2,10 +2,10 @@
 
 A meta-estimator, as scikit-learn's ``CalibratedClassifierCV``: it fits
 clones of the detector it wraps on part of the rows, scores the rows they
-did not see, and turns those calibration scores into p-values
-(:func:`._thresholds.conformal_pvalues`), a threshold
-(:func:`._thresholds.conformal_offset`) and false-discovery control
-(:func:`._thresholds.benjamini_hochberg`).
+did not see, and turns those calibration scores into a threshold
+(:func:`._thresholds.conformal_offset`), p-values and false-discovery
+control (:class:`._thresholds.PValuesMixin`, as every detector of the
+package).
 """
 
 import warnings
@@ -21,7 +21,6 @@ from sklearn.utils._param_validation import (
     Interval,
     RealNotInt,
     StrOptions,
-    validate_parameter_constraints,
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -33,10 +32,10 @@ from sklearn.utils.validation import (
 )
 
 from ._persistence import save
-from ._thresholds import benjamini_hochberg, conformal_offset, conformal_pvalues, conformal_rank
+from ._thresholds import PValuesMixin, conformal_offset, conformal_rank
 
 
-class ConformalOutlierDetector(OutlierMixin, BaseEstimator):
+class ConformalOutlierDetector(PValuesMixin, OutlierMixin, BaseEstimator):
     """Conformal p-values, a guaranteed false-alarm rate and false-discovery
     control for any outlier detector.
 
@@ -109,7 +108,10 @@ class ConformalOutlierDetector(OutlierMixin, BaseEstimator):
     calibration_scores_ : ndarray of shape (n_calibration,)
         Sorted scores of the calibration rows, each by a clone that did not
         see it: the held-out rows (``"split"``) or every training row
-        (``"cv"``).
+        (``"cv"``). The p-values of ``predict_pvalues`` compare against them.
+    calibration_weights_ : None
+        The calibration rows count once each (rows of zero
+        ``sample_weight`` are left out).
     offset_ : float
         The score below which a row's p-value is at most ``contamination``
         (the ``k``-th smallest calibration score,
@@ -292,7 +294,7 @@ class ConformalOutlierDetector(OutlierMixin, BaseEstimator):
             self.estimator_ = fitted
         else:
             self.estimators_ = fitted
-        self.calibration_scores_ = np.sort(scores)
+        self._set_calibration(scores)
         self.offset_ = conformal_offset(self.calibration_scores_, self.contamination)
         self._warn_if_nothing_can_be_flagged()
         return self
@@ -432,57 +434,6 @@ class ConformalOutlierDetector(OutlierMixin, BaseEstimator):
         is_inlier = np.ones(decision.shape[0], dtype=int)
         is_inlier[decision < 0] = -1
         return is_inlier
-
-    def predict_pvalues(self, X):
-        """Conformal p-value of each row: small for outliers.
-
-        ``(1 + #{calibration scores <= score}) / (n_calibration + 1)``, in
-        ``[1 / (n_calibration + 1), 1]``. For a new inlier drawn like the
-        training rows, ``P(p <= t) <= t``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        pvalues : ndarray of shape (n_samples,), float64
-        """
-        scores = self.score_samples(X)  # checks that the detector is fitted
-        return conformal_pvalues(self.calibration_scores_, scores)
-
-    def predict_fdr(self, X, alpha=0.1):
-        """+1 for inliers and -1 for the rows flagged at false discovery rate
-        ``alpha`` over the batch ``X``.
-
-        The Benjamini-Hochberg procedure on the rows' p-values: the expected
-        share of inliers among the flagged rows is at most ``alpha`` (with
-        ``method="split"`` and inliers exchangeable with the training rows).
-        The rows are tested together, so a row's label depends on the rest
-        of the batch. Flagging ``k`` of ``m`` rows needs ``k`` p-values of
-        at most ``alpha * k / m``, and no p-value is below
-        ``1 / (n_calibration + 1)``: a large batch needs many calibration
-        rows.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The batch of rows to test.
-        alpha : float in (0, 1), default=0.1
-            Target false discovery rate.
-
-        Returns
-        -------
-        is_inlier : ndarray of shape (n_samples,), int
-        """
-        validate_parameter_constraints(
-            {"alpha": [Interval(Real, 0, 1, closed="neither")]},
-            {"alpha": alpha},
-            caller_name="predict_fdr",
-        )
-        rejected = benjamini_hochberg(self.predict_pvalues(X), alpha)
-        return np.where(rejected, -1, 1)
 
     def _fit_predict_unavailable(self):
         raise AttributeError(

@@ -84,7 +84,8 @@ random_state, verbose
         The frozen classifier (``model``, or what the callable returned).
     n_classes_ : int
         Number of classes of the classifier.
-    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, calibration_scores_, \
+calibration_weights_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``threshold_`` is in units of the
         divergence.
 

@@ -89,8 +89,8 @@ receptive_field_dims, dropout_p, resnet_activation, l2_weight, use_weight_norm, 
         stopping).
     n_iter_ : int
         Epochs run by the semantic model.
-    image_shape_, low_, high_, pixelcnn_params_, calibration_scores_, offset_, threshold_, \
-n_features_in_, feature_names_in_
+    image_shape_, low_, high_, pixelcnn_params_, calibration_scores_, calibration_weights_, \
+offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`PixelCNNOutlierDetector`.
 
     See Also

@@ -124,8 +124,10 @@ class PixelCNNOutlierDetector(OutlierMixin, BaseImageDetector):
         The architecture the model was built with (``num_resnet``,
         ``num_hierarchies``, ``num_filters``, ``num_logistic_mix``,
         ``dropout_p``, ``use_weight_norm``), ``'auto'`` values resolved.
-    calibration_scores_ : ndarray of shape (n_calibration,)
-        Scores of the held-out images (with ``calibration_size``).
+    calibration_scores_, calibration_weights_ : ndarray of shape (n_calibration,)
+        Sorted scores of the held-out images (with ``calibration_size``;
+        else of the training images), which :meth:`predict_pvalues` compares
+        against, and their weights (``None`` when each image counts once).
     loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``threshold_`` is a negative
         log-likelihood (or bits per dimension).

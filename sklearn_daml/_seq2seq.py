@@ -128,7 +128,8 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         Mean and standard deviation of the reconstruction score and of the
         level distance over the training windows (only when
         ``level_weight > 0``).
-    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, calibration_scores_, \
+calibration_weights_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`; ``n_features_in_`` counts the
         flattened window (``n_steps_ * n_channels_``).
 

@@ -1,4 +1,4 @@
-"""Decision thresholds: ``offset_`` from ``contamination`` or a reference batch.
+"""Decision thresholds, conformal p-values and false-discovery control.
 
 :class:`ThresholdMixin` turns scores into decisions. At fit, ``offset_`` is
 set from the training rows' scores and ``contamination`` (a weighted
@@ -7,19 +7,24 @@ percentile, or for ``'auto'`` the conformal test at level
 from a reference batch, as alibi-detect does; ``threshold_`` reads it in the
 model's own units. ``decision_function`` and ``predict`` use ``offset_``.
 
+:class:`PValuesMixin` gives every detector and ``ConformalOutlierDetector``
+one ``predict_pvalues`` and ``predict_fdr``: conformal p-values against the
+calibration scores, and the Benjamini-Hochberg procedure over a batch.
+:class:`HeldOutThresholdMixin` takes the calibration scores (and
+``offset_``) from rows the network never trained on.
+
 :func:`conformal_pvalues`, :func:`conformal_offset` and
-:func:`benjamini_hochberg` calibrate scores on rows the detector did not see
-instead (conformal p-values, the threshold that flags ``p <= level``, and
-false-discovery control over a batch), for ``ConformalOutlierDetector``.
+:func:`benjamini_hochberg` are the pure functions underneath.
 """
 
 import numbers
 import warnings
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask import dask_blocks
 from ._rows import dense_rows
 from ._seeding import fit_seed
 from ._weights import canonical_order, weighted_percentile
@@ -29,8 +34,101 @@ from ._weights import canonical_order, weighted_percentile
 AUTO_LEVEL = 0.05
 
 
-class ThresholdMixin:
-    """``offset_``, ``threshold_`` and ``infer_threshold``."""
+class PValuesMixin:
+    """``predict_pvalues`` and ``predict_fdr`` against ``calibration_scores_``.
+
+    The owner keeps its calibration scores with :meth:`_set_calibration`:
+    ``calibration_scores_`` (sorted) and ``calibration_weights_`` (aligned
+    with them, a row counted as that many copies of itself; ``None`` when
+    every row counts once).
+    """
+
+    def _set_calibration(self, scores, weights=None):
+        """Keep ``scores`` (and their rows' ``weights``; rows of weight zero
+        are left out) as the calibration scores, sorted."""
+        scores = np.asarray(scores, dtype=np.float64)
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            scores, weights = scores[weights > 0], weights[weights > 0]
+        order = np.argsort(scores, kind="stable")
+        self.calibration_scores_ = scores[order]
+        self.calibration_weights_ = None if weights is None else weights[order]
+
+    def _calibration(self):
+        """``(calibration_scores_, calibration_weights_)``; a clear error for
+        a detector saved before it kept them."""
+        check_is_fitted(self)
+        if not hasattr(self, "calibration_scores_"):
+            raise AttributeError(
+                f"This {type(self).__name__} has no calibration scores: it was saved by an "
+                "older version. Fit it again, or call infer_threshold with rows it did not "
+                "train on."
+            )
+        return self.calibration_scores_, getattr(self, "calibration_weights_", None)
+
+    @dask_blocks
+    def predict_pvalues(self, X):
+        """Conformal p-value of each row: small for outliers.
+
+        The share of the calibration scores (``calibration_scores_``) at or
+        below the row's score, counting the row itself,
+        ``(1 + #{calibration scores <= score}) / (n_calibration + 1)``, each
+        calibration row counted as often as its weight; in
+        ``[1 / (n_calibration + 1), 1]``. When the calibration rows are rows
+        the detector did not train on, drawn like the new inliers, the
+        p-value is valid: for a new inlier, ``P(p <= t) <= t`` for every
+        ``t`` (Bates et al., 2023).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples, as in ``score_samples``; or a dask collection
+            (the result is then a lazy dask array).
+
+        Returns
+        -------
+        pvalues : ndarray of shape (n_samples,), float64
+        """
+        calibration, weights = self._calibration()
+        return conformal_pvalues(calibration, self.score_samples(X), weights)
+
+    def predict_fdr(self, X, alpha=0.1):
+        """+1 for inliers and -1 for the rows flagged at false discovery rate
+        ``alpha`` over the batch ``X``.
+
+        The Benjamini-Hochberg procedure on the rows' p-values
+        (:meth:`predict_pvalues`): with valid p-values, the expected share
+        of inliers among the flagged rows is at most ``alpha``. The rows are
+        tested together, so a row's label depends on the rest of the batch.
+        Flagging ``k`` of ``m`` rows needs ``k`` p-values of at most
+        ``alpha * k / m``, and no p-value is below
+        ``1 / (n_calibration + 1)``: a large batch needs many calibration
+        rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The batch of rows to test, as in ``score_samples`` (a dask
+            collection is computed: the test needs every p-value at once).
+        alpha : float in (0, 1), default=0.1
+            Target false discovery rate.
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,), int
+        """
+        validate_parameter_constraints(
+            {"alpha": [Interval(numbers.Real, 0, 1, closed="neither")]},
+            {"alpha": alpha},
+            caller_name="predict_fdr",
+        )
+        pvalues = np.asarray(self.predict_pvalues(X), dtype=np.float64)
+        return np.where(benjamini_hochberg(pvalues, alpha), -1, 1)
+
+
+class ThresholdMixin(PValuesMixin):
+    """``offset_``, ``threshold_``, ``infer_threshold``, and the p-values of
+    :class:`PValuesMixin` against the training rows' scores."""
 
     def _offset(self, scores, weights=None):
         """Offset on the training scores (weighted percentiles with weights).
@@ -40,8 +138,10 @@ class ThresholdMixin:
         flags a row when its conformal p-value against the training scores
         is at most ``AUTO_LEVEL`` (:func:`conformal_offset`, the rows
         counted as often as their weights), whatever the detector and the
-        shape of its scores.
+        shape of its scores. The same scores become the calibration scores
+        of the p-values.
         """
+        self._set_calibration(scores, weights)
         if self.contamination == "auto":
             return conformal_offset(scores, AUTO_LEVEL, weights)
         return float(weighted_percentile(scores, 100.0 * self.contamination, weights))
@@ -53,8 +153,12 @@ class ThresholdMixin:
         ``threshold_perc`` percentile of the outlier scores
         (``-score_samples``) of a reference batch ``X``, and ``offset_``
         follows (``offset_ = -threshold_``), so ``predict`` and
-        ``decision_function`` use it. The network is unchanged; the next
-        ``fit`` sets the threshold from ``contamination`` again.
+        ``decision_function`` use it. The batch's scores also become the
+        calibration scores of :meth:`predict_pvalues` and
+        :meth:`predict_fdr`: with rows the network did not train on, drawn
+        like the inliers (a clean validation split), those p-values are
+        valid. The network is unchanged; the next ``fit`` sets the
+        threshold and the calibration from the training rows again.
 
         Parameters
         ----------
@@ -84,8 +188,9 @@ class ThresholdMixin:
             raise ValueError(
                 f"threshold_perc must be a number in [0, 100]; got {threshold_perc!r}."
             )
-        outlier_scores = -self.score_samples(X)
-        self.offset_ = -float(np.percentile(outlier_scores, threshold_perc))
+        scores = self.score_samples(X)
+        self.offset_ = -float(np.percentile(-scores, threshold_perc))
+        self._set_calibration(scores)
         return self
 
     @property
@@ -126,7 +231,6 @@ class HeldOutThresholdMixin:
     }
 
     def _fit_training(self, X):
-        self.__dict__.pop("calibration_scores_", None)
         if self.calibration_size is None:
             return super()._fit_training(X)
         n_rows = X.shape[0]
@@ -134,9 +238,11 @@ class HeldOutThresholdMixin:
         weights = np.ones(n_rows) if self._sample_weight is None else self._sample_weight
         self._sample_weight = np.where(held_out, 0.0, weights)
         super()._fit_training(X)
-        self.calibration_scores_ = self._score_samples(dense_rows(X, held_out))
+        self._set_calibration(self._score_samples(dense_rows(X, held_out)), weights[held_out])
         level = AUTO_LEVEL if self.contamination == "auto" else self.contamination
-        self.offset_ = conformal_offset(self.calibration_scores_, level, weights[held_out])
+        self.offset_ = conformal_offset(
+            self.calibration_scores_, level, self.calibration_weights_
+        )
         if self.offset_ == -np.inf:
             warnings.warn(
                 f"{type(self).__name__} held out {held_out.sum()} rows to set its threshold "
@@ -217,7 +323,7 @@ def conformal_rank(n_calibration, level):
     return k
 
 
-def conformal_pvalues(calibration_scores, scores):
+def conformal_pvalues(calibration_scores, scores, weights=None):
     """Split-conformal p-values of ``scores`` against ``calibration_scores``.
 
     Scores follow the ``score_samples`` convention (higher = more normal),
@@ -238,6 +344,12 @@ def conformal_pvalues(calibration_scores, scores):
         Scores of rows the detector did not see during its fit; not NaN.
     scores : array-like
         Scores of the rows to test, of any shape.
+    weights : array-like of shape (n_calibration,), default=None
+        Non-negative weights of the calibration rows, each counted as that
+        many copies of its row: ``(1 + W(s)) / (W + 1)``, with ``W(s)`` the
+        weight of the calibration scores at or below ``s`` and ``W`` the
+        total (for integer weights, the p-values against the rows
+        repeated). ``None``: each row once.
 
     Returns
     -------
@@ -260,12 +372,41 @@ def conformal_pvalues(calibration_scores, scores):
     >>> from sklearn_daml._thresholds import conformal_pvalues
     >>> conformal_pvalues([0.1, 0.2, 0.3, 0.4], [0.0, 0.2, 0.25, 1.0])
     array([0.2, 0.6, 0.6, 1. ])
+    >>> conformal_pvalues([0.1, 0.2, 0.3, 0.4], [0.0, 0.2, 0.25, 1.0], weights=[1, 1, 1, 2])
+    array([0.16666667, 0.5       , 0.5       , 1.        ])
     """
-    calibration = np.sort(_calibration_array(calibration_scores))
+    calibration = _calibration_array(calibration_scores)
     scores = np.asarray(scores, dtype=np.float64)
-    at_or_below = np.searchsorted(calibration, scores, side="right")
-    at_or_below = np.where(np.isnan(scores), calibration.size, at_or_below)
-    return (1 + at_or_below) / (calibration.size + 1)
+    if weights is None:
+        calibration = np.sort(calibration)
+        at_or_below = np.searchsorted(calibration, scores, side="right")
+        at_or_below = np.where(np.isnan(scores), calibration.size, at_or_below)
+        return (1 + at_or_below) / (calibration.size + 1)
+    values, pvalues, below_all = _weighted_pvalue_steps(calibration, weights)
+    at_or_below = np.searchsorted(values, scores, side="right")
+    return np.where(np.isnan(scores), 1.0, np.r_[below_all, pvalues][at_or_below])
+
+
+def _weighted_pvalue_steps(calibration, weights):
+    """``(values, pvalues, below_all)``: the distinct calibration scores,
+    increasing, the p-value ``(1 + W(v)) / (W + 1)`` of a score equal to
+    each, and that of a score below them all, ``1 / (W + 1)``; computed
+    once for both the p-values and the offset, so that the two agree to the
+    last bit."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != calibration.shape or not np.all(weights >= 0):
+        raise ValueError(
+            "weights must be non-negative, one per calibration score; got shape "
+            f"{weights.shape} for {calibration.size} scores."
+        )
+    order = np.argsort(calibration, kind="stable")
+    values = calibration[order]
+    cumulative = np.cumsum(weights[order])
+    total = cumulative[-1]
+    # the weight at or below a value: the cumulative weight at its last tie
+    last_tie = np.append(values[1:] != values[:-1], True)
+    values, cumulative = values[last_tie], cumulative[last_tie]
+    return values, (1 + cumulative) / (total + 1), 1 / (total + 1)
 
 
 def conformal_offset(calibration_scores, level, weights=None):
@@ -306,28 +447,16 @@ def conformal_offset(calibration_scores, level, weights=None):
     """
     calibration = _calibration_array(calibration_scores)
     if weights is not None:
-        return _weighted_conformal_offset(calibration, _check_level(level, "level"), weights)
+        level = _check_level(level, "level")
+        values, pvalues, below_all = _weighted_pvalue_steps(calibration, weights)
+        if below_all > level:
+            return -np.inf
+        # the smallest value whose p-value is above the level
+        return float(values[np.argmax(pvalues > level)])
     k = conformal_rank(calibration.size, level)
     if k == 0:
         return -np.inf
     return float(np.partition(calibration, k - 1)[k - 1])
-
-
-def _weighted_conformal_offset(calibration, level, weights):
-    """:func:`conformal_offset` with the calibration rows counted as often
-    as their weights: the smallest calibration score at which the p-value
-    ``(1 + W(s)) / (W + 1)`` exceeds ``level``, where ``W(s)`` is the weight
-    of the calibration scores at or below ``s`` and ``W`` the total."""
-    order = np.argsort(calibration, kind="stable")
-    values = calibration[order]
-    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
-    total = cumulative[-1]
-    if 1 / (total + 1) > level:
-        return -np.inf
-    # the weight at or below a value: the cumulative weight at its last tie
-    last_tie = np.append(values[1:] != values[:-1], True)
-    values, cumulative = values[last_tie], cumulative[last_tie]
-    return float(values[np.argmax((1 + cumulative) / (total + 1) > level)])
 
 
 def benjamini_hochberg(pvalues, alpha):

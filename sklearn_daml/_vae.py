@@ -91,7 +91,8 @@ n_iter_no_change, tol, random_state, verbose
     feature_scale_, member_mean_, member_std_ : ndarray
         Normalisation of the members' errors, as in
         :class:`AEOutlierDetector`.
-    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, n_features_in_, feature_names_in_
+    loss_curve_, validation_loss_curve_, n_iter_, offset_, threshold_, calibration_scores_, \
+calibration_weights_, n_features_in_, feature_names_in_
         As in :class:`AEOutlierDetector`.
 
     See Also
