@@ -11,11 +11,14 @@ from sklearn.utils.validation import check_is_fitted
 from ._autoencoder import BaseAutoencoderDetector
 from ._compiled import DTYPE, compiled, tf
 from ._classifier import FrozenClassifierMixin, _declared_input
+from ._thresholds import HeldOutThresholdMixin
 from .models.autoencoder import AE
 from .models.losses import _kld_rows, _sharpen, loss_adv_ae
 
 
-class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoderDetector):
+class AdversarialAEDetector(
+    OutlierMixin, FrozenClassifierMixin, HeldOutThresholdMixin, BaseAutoencoderDetector
+):
     """Autoencoder adversarial detector: the classifier must agree with itself
     on a row and on its reconstruction.
 
@@ -88,6 +91,14 @@ class AdversarialAEDetector(OutlierMixin, FrozenClassifierMixin, BaseAutoencoder
         ``offset_`` as that percentile of the training scores; ``"auto"``
         flags a row when its conformal p-value against the training scores
         is at most 0.05, as in :class:`AEOutlierDetector`.
+    calibration_size : float in (0, 1), int or None, default=None
+        Share (float) or number (int) of the training rows held out of
+        training, drawn from ``random_state``, whose scores set ``offset_``
+        and calibrate :meth:`predict_pvalues` (as in
+        :class:`PixelCNNOutlierDetector`): a new row drawn like the training
+        rows is then flagged with probability at most ``contamination``
+        (``'auto'``: 0.05), however closely the network fits its own rows.
+        ``None`` trains on every row and sets the threshold on their scores.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop once their loss
         has not improved for ``n_iter_no_change`` epochs (see
@@ -147,6 +158,7 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseAutoencoderDetector._parameter_constraints,
+        **HeldOutThresholdMixin._calibration_constraints,
         **FrozenClassifierMixin._classifier_constraints,
         "hidden_layer_kld": [dict, None],
         "w_model_hl": ["array-like", None],
@@ -173,6 +185,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -196,6 +209,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -9,6 +9,7 @@ from ._base import BaseDeepDetector
 from ._compiled import DTYPE, tf
 from ._classifier import FrozenClassifierMixin, _known_input
 from ._networks import instantiate_net
+from ._thresholds import HeldOutThresholdMixin
 from .models.losses import _distillation_rows, loss_distillation
 
 
@@ -20,7 +21,11 @@ def _dense_classifier(n_features, hidden_layer_sizes, n_classes, activation, dty
 
 
 class ModelDistillationDetector(
-    OutlierMixin, FrozenClassifierMixin, HiddenLayersMixin, BaseDeepDetector
+    OutlierMixin,
+    FrozenClassifierMixin,
+    HiddenLayersMixin,
+    HeldOutThresholdMixin,
+    BaseDeepDetector,
 ):
     """Model distillation detector: a small model learns to mimic a classifier,
     and rows where the two disagree are flagged.
@@ -70,8 +75,8 @@ class ModelDistillationDetector(
         Passes over the training rows (alibi-detect's default).
     batch_size : int, default=128
         Rows per training step (alibi-detect's default).
-    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
-random_state, verbose
+    learning_rate, optimizer, contamination, calibration_size, validation_fraction, \
+n_iter_no_change, tol, random_state, verbose
         As in :class:`AdversarialAEDetector`.
     early_stopping : bool, default=False
         As in :class:`AdversarialAEDetector` (off, as in alibi-detect).
@@ -113,6 +118,7 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
+        **HeldOutThresholdMixin._calibration_constraints,
         **FrozenClassifierMixin._classifier_constraints,
         "distilled_model": [keras.Model, callable, None],
         "loss_type": [StrOptions({"kld", "xent"})],
@@ -134,6 +140,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -152,6 +159,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

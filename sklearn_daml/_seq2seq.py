@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseDeepDetector, input_ndim
 from ._compiled import DTYPE, compiled, tf
 from ._networks import instantiate_net
+from ._thresholds import HeldOutThresholdMixin
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
 
 # relative floor of the levels' covariance (a ridge: a constant feature stays
@@ -19,7 +20,7 @@ from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold
 _LEVEL_RIDGE = 1e-6
 
 
-class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
+class Seq2SeqOutlierDetector(OutlierMixin, HeldOutThresholdMixin, BaseDeepDetector):
     """Sequence-to-sequence LSTM outlier detector (alibi-detect's Seq2Seq).
 
     Each row of ``X`` is one window of a time series. A bidirectional LSTM
@@ -97,6 +98,19 @@ class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
         As in :class:`AEOutlierDetector` (``"auto"``: a window is flagged
         when its conformal p-value against the training windows' scores is
         at most 0.05).
+    calibration_size : float in (0, 1), int or None, default=None
+        Share (float) or number (int) of the windows held out of training,
+        drawn from ``random_state``, whose scores set ``offset_`` and
+        calibrate :meth:`predict_pvalues` (as in
+        :class:`PixelCNNOutlierDetector`): a new window drawn like the
+        training windows is then flagged with probability at most
+        ``contamination`` (``'auto'``: 0.05), however closely the network
+        fits the windows it trained on. Windows cut from one series overlap,
+        so a held-out window shares most of its steps with training windows:
+        the guarantee is for windows exchangeable with the training ones,
+        not for a later stretch of the series, whose behaviour may drift.
+        ``None`` trains on every window and sets the threshold on their
+        scores.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the windows and stop once their
         loss has not improved for ``n_iter_no_change`` epochs, keeping the
@@ -152,6 +166,7 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
+        **HeldOutThresholdMixin._calibration_constraints,
         "seq_len": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "latent_dim": [Interval(numbers.Integral, 2, None, closed="left")],
         "output_activation": [str, None],
@@ -176,6 +191,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -195,6 +211,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

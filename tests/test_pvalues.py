@@ -223,3 +223,50 @@ def test_dask_pvalues_equal_in_memory_ones(ae):
     lazy = ae.predict_pvalues(da.from_array(X_new, chunks=30))
     np.testing.assert_array_equal(lazy.compute(), ae.predict_pvalues(X_new))
     np.testing.assert_array_equal(ae.predict_fdr(da.from_array(X_new, chunks=30)), ae.predict_fdr(X_new))
+
+
+# ------------------------------------- held-out rows for every kind of detector
+def _classifier(n_features):
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
+def _held_out_cases():
+    from sklearn_daml import AdversarialAEDetector, ModelDistillationDetector
+
+    rng = np.random.RandomState(13)
+    rows = rng.normal(size=(100, 4))
+    windows = np.sin(0.4 * (np.arange(100)[:, None] + np.arange(8))) + 0.05 * rng.normal(size=(100, 8))
+    return [
+        (lambda **p: Seq2SeqOutlierDetector(seq_len=8, latent_dim=2, epochs=2, **p), windows),
+        (lambda **p: AdversarialAEDetector(_classifier, epochs=2, **p), rows),
+        (lambda **p: ModelDistillationDetector(_classifier, epochs=2, **p), rows),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3), ids=["Seq2Seq", "AdversarialAE", "ModelDistillation"])
+def test_held_out_rows_set_the_threshold_of_every_kind_of_detector(case):
+    """With ``calibration_size``, the rows held out never reach training (the
+    weights equal those of a fit that gives them weight zero), their sorted
+    scores are the calibration scores, and ``offset_`` is their conformal
+    threshold; the default (``None``) is the training-score threshold."""
+    make, X = _held_out_cases()[case]
+    det = make(calibration_size=0.25, random_state=0).fit(X)
+    held_out = det._held_out_rows(X)
+    assert held_out.sum() == 25
+    left_out = make(random_state=0).fit(X, sample_weight=(~held_out).astype(float))
+    for a, b in zip(det.model_.get_weights(), left_out.model_.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(det.calibration_scores_, np.sort(det.score_samples(X[held_out])))
+    assert det.offset_ == conformal_offset(det.calibration_scores_, AUTO_LEVEL)
+    np.testing.assert_array_equal(det.predict(X) == -1, det.predict_pvalues(X) <= AUTO_LEVEL)
+    default = make(random_state=0).fit(X)
+    assert default.calibration_size is None
+    np.testing.assert_array_equal(default.calibration_scores_, np.sort(default.score_samples(X)))
