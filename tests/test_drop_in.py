@@ -113,6 +113,24 @@ def test_one_mixture_component_fits_without_warnings(Detector, X, tmp_path):
     np.testing.assert_array_equal(load(path).score_samples(X), det.score_samples(X))
 
 
+@pytest.mark.parametrize(
+    "Detector",
+    [AEOutlierDetector, VAEOutlierDetector, AEGMMOutlierDetector, VAEGMMOutlierDetector],
+)
+def test_isolation_forest_smoke_test_finds_the_far_rows(Detector):
+    """scikit-learn's own test of IsolationForest (``test_iforest_works``):
+    six rows near the origin, two far away, default settings. The far rows
+    score below every other row at each seed, and ``contamination=0.25``
+    flags exactly them (``'auto'`` flags nothing: no p-value of eight
+    training rows is as small as 0.05)."""
+    X = [[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1], [7, 4], [-5, 9]]
+    for seed in (0, 1, 2, 42):
+        det = Detector(contamination=0.25, random_state=seed).fit(X)
+        scores = det.score_samples(X)
+        assert scores[-2:].max() < scores[:-2].min(), (seed, scores)
+        np.testing.assert_array_equal(det.predict(X), [1] * 6 + [-1] * 2)
+
+
 def test_one_row_is_refused_with_the_reason():
     with pytest.raises(ValueError, match=r"1 sample\(s\).*one row has neither"):
         AEOutlierDetector().fit([[0.0, 1.0, 2.0]])
