@@ -32,7 +32,15 @@ forms:
     ``k`` of them score below all but about ``alpha * k`` calibration rows,
     so its power is that of clearly separated outliers.
 
-Both record their fit time, so that the cost of the conformal fit is
+``pvalues``
+    The detector's own ``predict_pvalues`` and ``predict_fdr`` (sklearn-daml's
+    detectors only), calibrated on its training rows' scores: the same
+    p-value share, false discovery rate and power as the conformal form,
+    without a calibration split. The training rows are not new to the
+    network, so nothing guarantees these p-values; the measurement shows how
+    far they are from valid (clean regime only).
+
+All record their fit time, so that the cost of the conformal fit is
 compared with the default fit of the same detector. The contaminated regime
 (fitted on every training row, outliers included) runs the ``auto`` and
 conformal forms only: they show what happens when the training rows are not
@@ -50,6 +58,7 @@ import functools
 import importlib
 import inspect
 import time
+import types
 import warnings
 
 import numpy as np
@@ -85,7 +94,7 @@ TARGET_TABLE_RATE, MIN_INLIERS = 0.15, 200
 # the conformal fit takes at most this multiple of the default fit's time
 TARGET_TIME_RATIO = 1.5
 BASES = [*DETECTORS, "IsolationForest"]
-KINDS = ("own", "auto", "conformal")
+KINDS = ("own", "auto", "conformal", "pvalues")
 # the forms that the contaminated regime runs
 CONTAMINATED_KINDS = ("auto", "conformal")
 REGIMES = {
@@ -113,15 +122,19 @@ def calibration_method(base, kind):
     quality benchmark's method ``base``, named ``"<base> <kind>"``."""
     def make(seed):
         detector = base.make(seed)
-        if kind == "own":
+        if kind in ("own", "pvalues"):
             return detector.set_params(contamination=CONTAMINATION)
         if kind == "auto":
             return detector.set_params(contamination="auto")
         return ConformalOutlierDetector(detector, contamination=CONTAMINATION, random_state=seed)
 
-    measurement = [_without_docstrings(inspect.getsource(f)) for f in (measure, _conformal_record)]
+    measured_by = (measure_pvalues, measure) if kind == "pvalues" else (measure,)
+    measurement = [_without_docstrings(inspect.getsource(f))
+                   for f in (*measured_by, _conformal_record)]
     key_parts = (base.key, kind, _sources(), measurement, CONTAMINATION, P_LEVEL, ALPHA)
-    return Method(f"{base.name} {kind}", make, key_parts, detector=base.detector)
+    method = Method(f"{base.name} {kind}", make, key_parts, detector=base.detector)
+    method.measure = measured_by[0]
+    return method
 
 
 def methods_for(names=None):
@@ -135,6 +148,8 @@ def methods_for(names=None):
             continue
         base = _base_method(name)
         for kind in KINDS:
+            if kind == "pvalues" and name not in DETECTORS:
+                continue  # IsolationForest has no p-values of its own
             out[name, kind] = calibration_method(base, kind)
     return out
 
@@ -173,6 +188,31 @@ def measure(method, seed, X_fit, X_test, y_test):
     return record
 
 
+def measure_pvalues(method, seed, X_fit, X_test, y_test):
+    """The record of :func:`measure`, plus the detector's own p-value share
+    and ``predict_fdr``, as :func:`_conformal_record` measures the conformal
+    wrapper's."""
+    fitted = []
+
+    def make(s):
+        fitted.append(method.make(s))
+        return fitted[-1]
+
+    record = measure(types.SimpleNamespace(make=make), seed, X_fit, X_test, y_test)
+    if record["error"] is None:
+        try:
+            record.update(_conformal_record(fitted[0], X_test, y_test == 1))
+        except Exception as exc:  # a failed run is a result, not a crash
+            record["error"] = f"{type(exc).__name__}: {exc}"
+    return record
+
+
+def _measure(method, seed, X_fit, X_test, y_test):
+    """The measurement of ``method``'s kind (:func:`measure` or
+    :func:`measure_pvalues`)."""
+    return method.measure(method, seed, X_fit, X_test, y_test)
+
+
 def _conformal_record(estimator, X_test, outlier):
     """p-value share of the test inliers, and ``predict_fdr`` over the test rows."""
     pvalues = estimator.predict_pvalues(X_test)
@@ -198,6 +238,9 @@ def _regime_methods(regime, methods):
 def _describe(regime, record):
     if record["error"]:
         return f"ERROR {record['error']}"
+    if "inliers_flagged" not in record:
+        return (f"inliers with p <= {P_LEVEL}: {record['inliers_p_level']:.3f}, "
+                f"FDR {record['fdr']:.3f}, power {record['fdr_power']:.3f}")
     return f"inliers flagged {record['inliers_flagged']:.3f}, outliers {record['outliers_flagged']:.3f}"
 
 
@@ -241,13 +284,15 @@ def report(store, regime, tables, methods, seeds):
     """Print one regime's tables; return ``{metric: {method: {table: mean}}}``."""
     bases = sorted({b for b, _ in methods}, key=BASES.index)
     kinds = KINDS if regime == "clean" else CONTAMINATED_KINDS
-    metrics = {"inliers_flagged": kinds, "outliers_flagged": kinds, "fit_seconds": kinds,
-               "n_test_inliers": kinds, "inliers_p_level": ("conformal",),
-               "fdr": ("conformal",), "fdr_power": ("conformal",)}
+    flagging = tuple(k for k in kinds if k != "pvalues")
+    tested = tuple(k for k in ("conformal", "pvalues") if k in kinds)
+    metrics = {"inliers_flagged": flagging, "outliers_flagged": flagging, "fit_seconds": flagging,
+               "n_test_inliers": flagging, "inliers_p_level": tested,
+               "fdr": tested, "fdr_power": tested}
     means = {metric: {(b, k): _means(store, regime, tables, methods[b, k], seeds, metric)
-                      for b in bases for k in metric_kinds}
+                      for b in bases for k in metric_kinds if (b, k) in methods}
              for metric, metric_kinds in metrics.items()}
-    leveled = [k for k in kinds if k != "auto"]
+    leveled = [k for k in flagging if k != "auto"]
     label = " / ".join(leveled)
     print(f"\n### {REGIMES[regime]}, mean over seeds {list(seeds)}")
     _table(f"Share of test inliers flagged by predict at level {CONTAMINATION} ({label})",
@@ -257,12 +302,16 @@ def report(store, regime, tables, methods, seeds):
     _table("contamination='auto': share of test inliers / outliers flagged by predict",
            tables, [(b, [means["inliers_flagged"][b, "auto"], means["outliers_flagged"][b, "auto"]])
                     for b in bases])
-    _table(f"Conformal: share of test inliers with p <= {P_LEVEL}", tables,
-           [(b, [means["inliers_p_level"][b, "conformal"]]) for b in bases])
-    _table(f"Conformal, predict_fdr at alpha={ALPHA} over the test rows: false discovery "
-           "rate / power", tables,
-           [(b, [means["fdr"][b, "conformal"], means["fdr_power"][b, "conformal"]])
-            for b in bases])
+    for kind, title in (("conformal", "ConformalOutlierDetector"),
+                        ("pvalues", "the detector's own p-values (training scores)")):
+        if kind not in tested:
+            continue
+        have = [b for b in bases if (b, kind) in methods]
+        _table(f"{title}: share of test inliers with p <= {P_LEVEL}", tables,
+               [(b, [means["inliers_p_level"][b, kind]]) for b in have])
+        _table(f"{title}, predict_fdr at alpha={ALPHA} over the test rows: false discovery "
+               "rate / power", tables,
+               [(b, [means["fdr"][b, kind], means["fdr_power"][b, kind]]) for b in have])
     _table(f"Fit time in seconds ({label})", tables,
            [(b, [means["fit_seconds"][b, k] for k in leveled]) for b in bases])
     return means
@@ -308,10 +357,17 @@ def targets(results, methods):
                               + (f"; above: {', '.join(over)}" if over else "")
                               + f"; own threshold above on {len(own_over)}"
                               + (f" ({', '.join(own_over)})" if own_over else "")))
-        fdr = np.nanmean([means["fdr"][base, "conformal"][t] for t in tables])
-        power = np.nanmean([means["fdr_power"][base, "conformal"][t] for t in tables])
-        lines.append(_verdict(fdr <= ALPHA, f"{base} conformal: mean false discovery rate "
-                              f"{fdr:.3f} <= alpha={ALPHA} (power {power:.3f})"))
+        for kind in ("conformal", "pvalues"):
+            shares = means["inliers_p_level"].get((base, kind), {})
+            if not all(t in shares for t in tables):
+                continue
+            share = np.nanmean([shares[t] for t in tables])
+            fdr = np.nanmean([means["fdr"][base, kind][t] for t in tables])
+            power = np.nanmean([means["fdr_power"][base, kind][t] for t in tables])
+            lines.append(_verdict(share <= P_LEVEL, f"{base} {kind}: mean share of test inliers "
+                                  f"with p <= {P_LEVEL} {share:.3f} <= {P_LEVEL}"))
+            lines.append(_verdict(fdr <= ALPHA, f"{base} {kind}: mean false discovery rate "
+                                  f"{fdr:.3f} <= alpha={ALPHA} (power {power:.3f})"))
         ratio = _ratio(means, base, tables)
         lines.append(_verdict(ratio <= TARGET_TIME_RATIO, f"{base} conformal: fit time "
                               f"{ratio:.2f} x the default fit's (at most {TARGET_TIME_RATIO})"))
@@ -334,7 +390,7 @@ def run(quick=False, protocols=tuple(REGIMES), tables=None, methods=None):
     tables = [t for t in data.ADBENCH if tables is None or t in tables]
     regimes = [r for r in REGIMES if r in protocols]
     start = time.perf_counter()
-    quality.compute(store, regimes, tables, chosen, seeds, quick, measure=measure,
+    quality.compute(store, regimes, tables, chosen, seeds, quick, measure=_measure,
                     methods_for=_regime_methods, describe=_describe)
     results = {regime: report(store, regime, tables, chosen, seeds) for regime in regimes}
     verdicts = targets(results, chosen)
