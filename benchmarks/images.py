@@ -100,8 +100,11 @@ def epoch_rss(name, params):
     """RSS (bytes) before fit and at every epoch of a fit in a fresh process."""
     out = subprocess.run(
         [sys.executable, "-c", CHILD, name, json.dumps(params)],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    if out.returncode != 0:  # a failed fit is a result: its last line says why
+        lines = out.stderr.strip().splitlines() or ["(no message)"]
+        return {"error": lines[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -154,6 +157,9 @@ def run(quick=False):
     for label, (name, params) in runs.items():
         m = epoch_rss(name, params)
         results["rss"][label] = m
+        if "error" in m:
+            print(f"| {label} | failed: {m['error']} | | | | |", flush=True)
+            continue
         epochs = m["epochs"]
         values = (m["before"], epochs[0], epochs[-1], min(epochs), max(epochs))
         cells = " | ".join(f"{v / mib:,.0f}" for v in values)
