@@ -23,12 +23,10 @@ class AEGMMOutlierDetector(OutlierMixin, BaseGMMDetector):
     training each member's mixture parameters are estimated once over the
     training set (in batches, float64), refined by ``em_steps`` EM steps and
     fixed. Both estimates are posterior modes under a weak conjugate prior
-    centred on the pooled rows (mclust's default, Fraley and Raftery 2007,
-    with the pooled variances as its scale): on many rows they are the
-    maximum-likelihood ones, and a component that owns only a few rows
-    keeps a full-rank covariance instead of collapsing onto them, which
-    would give them the highest density of all, and does not trust the
-    correlations that so few rows show. A member's outlier score of a row is its sample energy, the
+    centred on the pooled rows (mclust's default, Fraley and Raftery 2007):
+    on many rows they are the maximum-likelihood ones, and a component that
+    owns only a few rows keeps a full-rank covariance instead of collapsing
+    onto them, which would give them the highest density of all. A member's outlier score of a row is its sample energy, the
     negative log-density under that member's mixture; the detector's is the
     mean over the members of their energies, each standardized by its mean
     and standard deviation over the training rows (with one member, the

@@ -272,12 +272,12 @@ def _reference_posterior_mode(z, gamma):
     """Fraley and Raftery (2007), eqs. for the unconstrained model: means
     shrink to the data mean with weight 0.01; covariances have the
     inverse-Wishart prior of ``d + 2`` degrees of freedom and scale
-    ``diag(var(z)) / K ** (2 / d)`` (mclust's scale is the whole ``cov(z)``)."""
+    ``cov(z) / K ** (2 / d)``."""
     n, d = z.shape
     K = gamma.shape[1]
     kappa, nu = 0.01, d + 2
     m = z.mean(0)
-    scale = np.diag(np.var(z, axis=0)) / K ** (2.0 / d)
+    scale = np.cov(z.T, bias=True) / K ** (2.0 / d)
     phi, mu, cov = [], [], []
     for k in range(K):
         n_k = gamma[:, k].sum()
@@ -319,7 +319,7 @@ def test_prior_keeps_a_component_of_few_rows_full_rank():
     map_cov = _np(gmm_params_from_statistics(*stats, prior=True)[2])
     assert np.linalg.eigvalsh(ml_cov[1]).min() < 1e-12
     # at least the prior's scale over its pseudo-count
-    floor = np.diag(np.var(z, axis=0)) / 2 ** (2.0 / 4) / (2 + 4 + 2 + 4 + 2)
+    floor = np.cov(z.T, bias=True) / 2 ** (2.0 / 4) / (2 + 4 + 2 + 4 + 2)
     assert np.linalg.eigvalsh(map_cov[1] - floor).min() > -1e-12
     assert np.linalg.eigvalsh(floor).min() > 0.01
 

@@ -139,18 +139,15 @@ def gmm_params_from_statistics(
     prior : bool, default=False
         Whether to return the posterior mode under the conjugate prior of
         Fraley and Raftery (2007), the default prior of R's ``mclust``,
-        with a diagonal scale, instead of the maximum-likelihood estimate.
-        The prior is centred on the pooled rows: means shrink towards their
-        mean with weight 0.01, and each covariance is pulled towards the
-        diagonal matrix of their variances (mclust uses their full
-        covariance) divided by ``n_gmm ** (2 / n_dims)``, with
-        ``n_dims + 2`` degrees of freedom. A component that owns fewer rows
-        than dimensions then keeps a full-rank covariance instead of
-        collapsing onto its rows (which gives them a spuriously high
-        density), and the correlations that a few rows cannot support shrink
-        towards zero, while each feature keeps its spread; a component that
-        owns many rows is almost unchanged. Use it when the mixture is
-        fitted to few rows or has many components.
+        instead of the maximum-likelihood estimate. The prior is centred on
+        the pooled rows: means shrink towards their mean with weight 0.01,
+        and each covariance is pulled towards their covariance divided by
+        ``n_gmm ** (2 / n_dims)`` with ``n_dims + 2`` degrees of freedom.
+        A component that owns fewer rows than dimensions then keeps a
+        full-rank covariance instead of collapsing onto its rows (which
+        gives them a spuriously high density); one that owns many rows is
+        almost unchanged. Use it when the mixture is fitted to few rows or
+        has many components.
 
     Returns
     -------
@@ -193,8 +190,7 @@ def _posterior_mode(sum_gamma, sum_gamma_z, sum_gamma_zz, mu, cov):
 
     Prior mean: the pooled mean ``m`` with weight ``kappa``; inverse-Wishart
     covariance prior with ``nu = d + 2`` degrees of freedom and scale
-    ``Lambda``, the diagonal of the pooled covariance (mclust's default
-    takes all of it) over ``n_gmm ** (2 / d)``:
+    ``Lambda``, the pooled covariance over ``n_gmm ** (2 / d)``:
     ``mu_k = (n_k xbar_k + kappa m) / (n_k + kappa)`` and
     ``cov_k = (Lambda + kappa n_k / (n_k + kappa) (xbar_k - m)(xbar_k - m)^T
     + W_k) / (n_k + nu + d + 2)``, with ``W_k = n_k cov_k`` the scatter.
@@ -206,8 +202,7 @@ def _posterior_mode(sum_gamma, sum_gamma_z, sum_gamma_zz, mu, cov):
         ops.sum(sum_gamma_zz, axis=-3) / total[..., None]
         - pooled_mean[..., :, None] * pooled_mean[..., None, :]
     )
-    # the pooled variances alone: a few rows cannot support correlations
-    scale = pooled_cov * ops.eye(n_dims, dtype=pooled_cov.dtype) / n_gmm ** (2.0 / n_dims)
+    scale = pooled_cov / n_gmm ** (2.0 / n_dims)
     kappa = _PRIOR_SHRINKAGE
     deviation = mu - pooled_mean[..., None, :]
     between = (kappa * sum_gamma / (sum_gamma + kappa))[..., None, None] * (
