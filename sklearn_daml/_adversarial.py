@@ -11,13 +11,12 @@ from sklearn.utils.validation import check_is_fitted
 from ._autoencoder import BaseAutoencoderDetector
 from ._compiled import DTYPE, compiled, tf
 from ._classifier import FrozenClassifierMixin, _declared_input
-from ._thresholds import HeldOutThresholdMixin
 from .models.autoencoder import AE
 from .models.losses import _kld_rows, _sharpen, loss_adv_ae
 
 
 class AdversarialAEDetector(
-    OutlierMixin, FrozenClassifierMixin, HeldOutThresholdMixin, BaseAutoencoderDetector
+    OutlierMixin, FrozenClassifierMixin, BaseAutoencoderDetector
 ):
     """Autoencoder adversarial detector: the classifier must agree with itself
     on a row and on its reconstruction.
@@ -158,7 +157,6 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseAutoencoderDetector._parameter_constraints,
-        **HeldOutThresholdMixin._calibration_constraints,
         **FrozenClassifierMixin._classifier_constraints,
         "hidden_layer_kld": [dict, None],
         "w_model_hl": ["array-like", None],

@@ -85,6 +85,20 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         training rows are flagged, whatever the detector; with fewer than
         19 training rows no row can be. Set a float when you
         know the share of outliers among the training rows.
+    calibration_size : float in (0, 1), int or None, default=None
+        Share (float) or number (int) of the training rows held out of
+        training, drawn from ``random_state``, whose scores set ``offset_``
+        and calibrate :meth:`predict_pvalues`: a new row drawn like the
+        training rows is then flagged with probability at most
+        ``contamination`` (``'auto'``: 0.05), the conformal guarantee, and
+        its p-values are valid, however closely the networks fit their own
+        rows. The networks train on the other rows only. ``None`` trains on
+        every row and sets the threshold on their scores, which comes close
+        to that rate for networks trained briefly but guarantees nothing.
+        Set it on clean training rows when the false-alarm rate on new rows
+        must hold; with outliers among the training rows, the held-out
+        rows hold them too, and ``contamination`` is then the share flagged
+        rather than a guaranteed level.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows and stop once
         their loss has not improved for ``n_iter_no_change`` epochs, keeping
@@ -141,10 +155,11 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         row is an outlier.
     calibration_scores_ : ndarray of shape (n_calibration,)
         Sorted scores that :meth:`predict_pvalues` compares against: those
-        of the training rows (of positive ``sample_weight``), or of the
-        reference batch of the last :meth:`infer_threshold`.
+        of the training rows (of positive ``sample_weight``), of the rows
+        held out with ``calibration_size``, or of the reference batch of the
+        last :meth:`infer_threshold`.
     calibration_weights_ : ndarray of shape (n_calibration,) or None
-        The training rows' ``sample_weight`` aligned with
+        The calibration rows' ``sample_weight`` aligned with
         ``calibration_scores_`` (each row counts as that many copies of
         itself); ``None`` when every row counts once.
     n_features_in_ : int
@@ -188,6 +203,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -207,6 +223,7 @@ class AEOutlierDetector(OutlierMixin, ReconstructionEnsembleMixin, BaseAutoencod
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

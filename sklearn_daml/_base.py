@@ -5,7 +5,8 @@ A fit validates the input and parameters, fixes the rows' canonical order
 and the rows a training pass visits, builds the network (``_build_model``),
 trains it (:mod:`._training`), learns what scoring needs besides the
 weights (``_fit_extra``), compiles the scorer (:mod:`._scoring`) and sets
-``offset_`` from the training scores (:mod:`._thresholds`). A failed fit
+``offset_`` from the scores of the training rows, or of the rows
+``calibration_size`` held out of training (:mod:`._thresholds`). A failed fit
 leaves the detector as it was (bad input) or unfitted (failed training).
 A score validates the rows and runs the compiled scorer in batches; dask
 collections are scored block by block (:mod:`._dask`). Saving uses the
@@ -71,6 +72,7 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        **ThresholdMixin._calibration_constraints,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -141,7 +143,10 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
     def _fit_training(self, X):
         """The fit proper, on validated rows (``_sample_weight`` is set;
         ``_order`` is the rows' canonical order, ``_draws`` the rows a
-        training pass visits, in that order)."""
+        training pass visits, in that order). The rows held out by
+        ``calibration_size`` get weight zero first; every row is scored
+        once at the end, for the divergence check and the threshold."""
+        held_out = self._hold_out(X)
         with seeded(self.random_state) as rng:
             self._order = canonical_order(X)
             self._draws = training_draws(self._order, self._sample_weight, rng)
@@ -153,7 +158,7 @@ class BaseDeepDetector(TrainingMixin, ScoringMixin, ThresholdMixin, BaseEstimato
         scores = self._score_samples(X)
         if not np.all(np.abs(scores) < FLOAT_MAX):  # NaN, or saturated
             raise TrainingDivergedError(diverged_message("training rows got non-finite scores"))
-        self.offset_ = self._offset(scores, self._sample_weight)
+        self._set_offset(scores, held_out)
 
     def _clear_fitted(self):
         """Remove every fitted attribute (after a failed fit)."""

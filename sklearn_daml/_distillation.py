@@ -9,7 +9,6 @@ from ._base import BaseDeepDetector
 from ._compiled import DTYPE, tf
 from ._classifier import FrozenClassifierMixin, _known_input
 from ._networks import instantiate_net
-from ._thresholds import HeldOutThresholdMixin
 from .models.losses import _distillation_rows, loss_distillation
 
 
@@ -21,11 +20,7 @@ def _dense_classifier(n_features, hidden_layer_sizes, n_classes, activation, dty
 
 
 class ModelDistillationDetector(
-    OutlierMixin,
-    FrozenClassifierMixin,
-    HiddenLayersMixin,
-    HeldOutThresholdMixin,
-    BaseDeepDetector,
+    OutlierMixin, FrozenClassifierMixin, HiddenLayersMixin, BaseDeepDetector
 ):
     """Model distillation detector: a small model learns to mimic a classifier,
     and rows where the two disagree are flagged.
@@ -118,7 +113,6 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
-        **HeldOutThresholdMixin._calibration_constraints,
         **FrozenClassifierMixin._classifier_constraints,
         "distilled_model": [keras.Model, callable, None],
         "loss_type": [StrOptions({"kld", "xent"})],

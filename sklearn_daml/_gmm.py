@@ -118,14 +118,20 @@ class BaseGMMDetector(MembersMixin, FeatureScoresMixin, BaseAutoencoderDetector)
         dense copies of them (a row's sum does not depend on its batch)."""
         n_rows = get_chunk_n_rows(row_bytes=32 * X.shape[1], max_n_rows=MAX_SCORING_ROWS)
         batches = list(gen_batches(X.shape[0], max(1, n_rows)))
-        peak = max(np.max(np.abs(dense_rows(X, sl))) for sl in batches)
+        weights = getattr(self, "_sample_weight", None)
+        # the peak of the weighted rows: a row of weight zero (held out of
+        # training) changes nothing, not even the rounding
+        peak = max(
+            np.max(np.abs(dense_rows(X, sl)[slice(None) if weights is None else weights[sl] > 0]),
+                   initial=0.0)
+            for sl in batches
+        )
         if not peak > 0:
             return 0.0
         # divide first: squares of huge rows overflow
         squares = np.concatenate(
             [np.sum(np.square(dense_rows(X, sl) / peak), axis=1) for sl in batches]
         )
-        weights = getattr(self, "_sample_weight", None)
         # exactly rounded sums: the same value whatever the order of the rows
         if weights is None:
             return float(peak * np.sqrt(math.fsum(squares) / len(squares)))

@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseDeepDetector, input_ndim
 from ._compiled import DTYPE, compiled, tf
-from ._thresholds import HeldOutThresholdMixin
 from .models.pixelcnn import PixelCNN
 
 
@@ -43,7 +42,7 @@ def release_freed_memory():
         trim(0)
 
 
-class BaseImageDetector(HeldOutThresholdMixin, BaseDeepDetector):
+class BaseImageDetector(BaseDeepDetector):
     """Image input, the integer pixel grid and PixelCNN construction.
 
     Input is a 4-D array ``(n, height, width, channels)`` or a 2-D array of
@@ -60,12 +59,11 @@ class BaseImageDetector(HeldOutThresholdMixin, BaseDeepDetector):
 
     A PixelCNN fits its training images far more closely than new images of
     the same kind, so ``offset_`` comes from images held out of training
-    (``calibration_size``, :class:`~sklearn_daml._thresholds.HeldOutThresholdMixin`).
+    (``calibration_size``, :class:`~sklearn_daml._thresholds.ThresholdMixin`).
     """
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
-        **HeldOutThresholdMixin._calibration_constraints,
         "image_shape": ["array-like", None],
         "low": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],
         "high": [Interval(numbers.Integral, None, None, closed="neither"), StrOptions({"auto"})],

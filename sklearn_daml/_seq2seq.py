@@ -12,7 +12,6 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseDeepDetector, input_ndim
 from ._compiled import DTYPE, compiled, tf
 from ._networks import instantiate_net
-from ._thresholds import HeldOutThresholdMixin
 from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold_net
 
 # relative floor of the levels' covariance (a ridge: a constant feature stays
@@ -20,7 +19,7 @@ from .models.seq2seq import DecoderLSTM, EncoderLSTM, Seq2Seq, default_threshold
 _LEVEL_RIDGE = 1e-6
 
 
-class Seq2SeqOutlierDetector(OutlierMixin, HeldOutThresholdMixin, BaseDeepDetector):
+class Seq2SeqOutlierDetector(OutlierMixin, BaseDeepDetector):
     """Sequence-to-sequence LSTM outlier detector (alibi-detect's Seq2Seq).
 
     Each row of ``X`` is one window of a time series. A bidirectional LSTM
@@ -166,7 +165,6 @@ calibration_weights_, n_features_in_, feature_names_in_
 
     _parameter_constraints: dict = {
         **BaseDeepDetector._parameter_constraints,
-        **HeldOutThresholdMixin._calibration_constraints,
         "seq_len": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "latent_dim": [Interval(numbers.Integral, 2, None, closed="left")],
         "output_activation": [str, None],

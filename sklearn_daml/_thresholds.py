@@ -1,7 +1,8 @@
 """Decision thresholds, conformal p-values and false-discovery control.
 
 :class:`ThresholdMixin` turns scores into decisions. At fit, ``offset_`` is
-set from the training rows' scores and ``contamination`` (a weighted
+set from the training rows' scores (or those of rows held out of training)
+and ``contamination`` (a weighted
 percentile, or for ``'auto'`` the conformal test at level
 :data:`AUTO_LEVEL`); ``infer_threshold`` sets it
 from a reference batch, as alibi-detect does; ``threshold_`` reads it in the
@@ -10,8 +11,8 @@ model's own units. ``decision_function`` and ``predict`` use ``offset_``.
 :class:`PValuesMixin` gives every detector and ``ConformalOutlierDetector``
 one ``predict_pvalues`` and ``predict_fdr``: conformal p-values against the
 calibration scores, and the Benjamini-Hochberg procedure over a batch.
-:class:`HeldOutThresholdMixin` takes the calibration scores (and
-``offset_``) from rows the network never trained on.
+With ``calibration_size``, :class:`ThresholdMixin` takes the calibration
+scores (and ``offset_``) from rows the network never trained on.
 
 :func:`conformal_pvalues`, :func:`conformal_offset` and
 :func:`benjamini_hochberg` are the pure functions underneath.
@@ -25,7 +26,6 @@ from sklearn.utils._param_validation import Interval, validate_parameter_constra
 from sklearn.utils.validation import check_is_fitted
 
 from ._dask import dask_blocks
-from ._rows import dense_rows
 from ._seeding import fit_seed
 from ._weights import canonical_order, weighted_percentile
 
@@ -128,7 +128,81 @@ class PValuesMixin:
 
 class ThresholdMixin(PValuesMixin):
     """``offset_``, ``threshold_``, ``infer_threshold``, and the p-values of
-    :class:`PValuesMixin` against the training rows' scores."""
+    :class:`PValuesMixin` against the calibration rows' scores.
+
+    The calibration rows are the training rows, or with ``calibration_size``
+    rows held out of training: the fit calls :meth:`_hold_out` before it
+    trains and :meth:`_set_offset` with the fitted detector's scores.
+    Held-out rows get weight zero for the whole fit, so no training pass,
+    statistic or early-stopping split sees them. Their scores are
+    ``calibration_scores_``, and ``offset_`` is the conformal threshold of
+    :func:`conformal_offset` at level ``contamination`` (``'auto'``:
+    :data:`AUTO_LEVEL`), so that a new row drawn like the training rows is
+    flagged with probability at most that level, however closely the
+    network fits its own rows (Bates et al., 2023).
+    """
+
+    _calibration_constraints: dict = {
+        "calibration_size": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
+    }
+
+    def _hold_out(self, X):
+        """With ``calibration_size``, draw the rows of ``X`` held out and
+        give them weight zero in ``_sample_weight``; return ``(mask, their
+        weights)``. ``None`` without."""
+        if self.calibration_size is None:
+            return None
+        held_out = self._held_out_rows(X)
+        weights = np.ones(X.shape[0]) if self._sample_weight is None else self._sample_weight
+        self._sample_weight = np.where(held_out, 0.0, weights)
+        return held_out, weights[held_out]
+
+    def _held_out_rows(self, X):
+        """Boolean mask of the ``calibration_size`` rows of ``X`` held out (a
+        share is rounded), at least one and leaving at least one to train
+        on. They are drawn among the rows in their canonical order, so the
+        same rows are held out whatever the order of the rows of ``X``."""
+        n_rows = X.shape[0]
+        if isinstance(self.calibration_size, numbers.Integral):
+            if self.calibration_size >= n_rows:
+                raise ValueError(
+                    f"calibration_size={self.calibration_size} leaves no rows to train on: "
+                    f"X has {n_rows} rows."
+                )
+            n_held_out = self.calibration_size
+        else:
+            n_held_out = min(max(1, round(self.calibration_size * n_rows)), n_rows - 1)
+        # a stream of its own: the fit's draws start from the same seed
+        rng = np.random.RandomState([fit_seed(self.random_state), 1])
+        mask = np.zeros(n_rows, dtype=bool)
+        mask[canonical_order(X)[rng.permutation(n_rows)[:n_held_out]]] = True
+        return mask
+
+    def _set_offset(self, scores, held_out=None):
+        """``offset_`` and the calibration scores from the fitted detector's
+        ``scores`` of every row of the training ``X``: those of the training
+        rows (:meth:`_offset`), or of the rows ``held_out``
+        (:meth:`_hold_out`)."""
+        if held_out is None:
+            self.offset_ = self._offset(scores, self._sample_weight)
+            return
+        mask, weights = held_out
+        self._set_calibration(scores[mask], weights)
+        level = AUTO_LEVEL if self.contamination == "auto" else self.contamination
+        self.offset_ = conformal_offset(self.calibration_scores_, level, self.calibration_weights_)
+        if self.offset_ == -np.inf:
+            warnings.warn(
+                f"{type(self).__name__} held out {mask.sum()} rows to set its threshold "
+                f"(calibration_size={self.calibration_size!r}), too few for a p-value as small "
+                f"as {level}: predict flags no row. Fit on more rows, or raise "
+                "calibration_size or contamination.",
+                UserWarning,
+                stacklevel=5,
+            )
 
     def _offset(self, scores, weights=None):
         """Offset on the training scores (weighted percentiles with weights).
@@ -202,77 +276,6 @@ class ThresholdMixin(PValuesMixin):
         """
         check_is_fitted(self, "offset_")
         return -self.offset_
-
-
-class HeldOutThresholdMixin:
-    """``offset_`` from rows the network never trained on (``calibration_size``).
-
-    For detectors whose networks can memorise their training rows, so that
-    new rows drawn alike score lower than every training row and a
-    threshold on the training scores flags almost all of them. Listed before
-    the detector's base class, it wraps the fit. With ``calibration_size``,
-    a random set of the rows, drawn from ``random_state``, gets weight zero
-    for the whole fit: no training pass, statistic or early-stopping split
-    sees them. Their scores are ``calibration_scores_``, and ``offset_`` is
-    the conformal threshold of :func:`conformal_offset` at level
-    ``contamination`` (``'auto'``: :data:`AUTO_LEVEL`), so that a new row
-    drawn like the training rows is flagged with probability at most that
-    level, however closely the network fits its own rows (Bates et al.,
-    2023). ``None``: the threshold on the training scores, as the other
-    detectors set it.
-    """
-
-    _calibration_constraints: dict = {
-        "calibration_size": [
-            Interval(numbers.Real, 0, 1, closed="neither"),
-            Interval(numbers.Integral, 1, None, closed="left"),
-            None,
-        ],
-    }
-
-    def _fit_training(self, X):
-        if self.calibration_size is None:
-            return super()._fit_training(X)
-        n_rows = X.shape[0]
-        held_out = self._held_out_rows(X)
-        weights = np.ones(n_rows) if self._sample_weight is None else self._sample_weight
-        self._sample_weight = np.where(held_out, 0.0, weights)
-        super()._fit_training(X)
-        self._set_calibration(self._score_samples(dense_rows(X, held_out)), weights[held_out])
-        level = AUTO_LEVEL if self.contamination == "auto" else self.contamination
-        self.offset_ = conformal_offset(
-            self.calibration_scores_, level, self.calibration_weights_
-        )
-        if self.offset_ == -np.inf:
-            warnings.warn(
-                f"{type(self).__name__} held out {held_out.sum()} rows to set its threshold "
-                f"(calibration_size={self.calibration_size!r}), too few for a p-value as small "
-                f"as {level}: predict flags no row. Fit on more rows, or raise "
-                "calibration_size or contamination.",
-                UserWarning,
-                stacklevel=4,
-            )
-
-    def _held_out_rows(self, X):
-        """Boolean mask of the ``calibration_size`` rows of ``X`` held out (a
-        share is rounded), at least one and leaving at least one to train
-        on. They are drawn among the rows in their canonical order, so the
-        same rows are held out whatever the order of the rows of ``X``."""
-        n_rows = X.shape[0]
-        if isinstance(self.calibration_size, numbers.Integral):
-            if self.calibration_size >= n_rows:
-                raise ValueError(
-                    f"calibration_size={self.calibration_size} leaves no rows to train on: "
-                    f"X has {n_rows} rows."
-                )
-            n_held_out = self.calibration_size
-        else:
-            n_held_out = min(max(1, round(self.calibration_size * n_rows)), n_rows - 1)
-        # a stream of its own: the fit's draws start from the same seed
-        rng = np.random.RandomState([fit_seed(self.random_state), 1])
-        mask = np.zeros(n_rows, dtype=bool)
-        mask[canonical_order(X)[rng.permutation(n_rows)[:n_held_out]]] = True
-        return mask
 
 
 # ------------------------------------------------------- conformal p-values

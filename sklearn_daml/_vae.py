@@ -78,7 +78,7 @@ class VAEOutlierDetector(
         the training rows.
     early_stopping : bool, default=False
         As in :class:`AEOutlierDetector` (off by default for the same reason).
-    batch_size, learning_rate, optimizer, contamination, validation_fraction, \
+    batch_size, learning_rate, optimizer, contamination, calibration_size, validation_fraction, \
 n_iter_no_change, tol, random_state, verbose
         As in :class:`AEOutlierDetector`.
 
@@ -139,6 +139,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -161,6 +162,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

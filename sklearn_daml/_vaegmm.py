@@ -140,8 +140,8 @@ class VAEGMMOutlierDetector(OutlierMixin, VariationalMixin, BaseGMMDetector):
         Stop once the loss of a held-out ``validation_fraction`` of the rows
         stops improving (see :class:`AEOutlierDetector`); off by default for
         the reason given there.
-    learning_rate, optimizer, contamination, validation_fraction, n_iter_no_change, tol, \
-random_state, verbose
+    learning_rate, optimizer, contamination, calibration_size, validation_fraction, \
+n_iter_no_change, tol, random_state, verbose
         As in :class:`AEOutlierDetector`.
 
     Attributes
@@ -221,6 +221,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         learning_rate=1e-3,
         optimizer="adam",
         contamination="auto",
+        calibration_size=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -255,6 +256,7 @@ calibration_weights_, n_features_in_, feature_names_in_
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.contamination = contamination
+        self.calibration_size = calibration_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import sklearn_daml
 from sklearn_daml import (
@@ -13,6 +14,7 @@ from sklearn_daml import (
     ConformalOutlierDetector,
     PixelCNNOutlierDetector,
     Seq2SeqOutlierDetector,
+    VAEGMMOutlierDetector,
     VAEOutlierDetector,
 )
 from sklearn_daml._thresholds import (
@@ -237,10 +239,19 @@ def _held_out_cases():
         (lambda **p: Seq2SeqOutlierDetector(seq_len=8, latent_dim=2, epochs=2, **p), windows),
         (lambda **p: AdversarialAEDetector(classifier, epochs=2, **p), rows),
         (lambda **p: ModelDistillationDetector(classifier, epochs=2, **p), rows),
+        (lambda **p: AEOutlierDetector(epochs=2, **p), rows),
+        (lambda **p: VAEOutlierDetector(epochs=2, **p), rows),
+        (lambda **p: AEGMMOutlierDetector(epochs=2, **p), rows),
+        (lambda **p: VAEGMMOutlierDetector(epochs=2, **p), rows),
+        (lambda **p: AEOutlierDetector(epochs=2, **p), sp.csr_matrix(np.where(rows > 0.5, rows, 0.0))),
     ]
 
 
-@pytest.mark.parametrize("case", range(3), ids=["Seq2Seq", "AdversarialAE", "ModelDistillation"])
+@pytest.mark.parametrize(
+    "case",
+    range(8),
+    ids=["Seq2Seq", "AdversarialAE", "ModelDistillation", "AE", "VAE", "AEGMM", "VAEGMM", "AE-sparse"],
+)
 def test_held_out_rows_set_the_threshold_of_every_kind_of_detector(case):
     """With ``calibration_size``, the rows held out never reach training (the
     weights equal those of a fit that gives them weight zero), their sorted
