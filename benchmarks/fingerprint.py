@@ -11,10 +11,21 @@ working tree and compares bit for bit; it exits non-zero on any difference.
     python -m benchmarks.fingerprint save /tmp/before.npz   # on the old code
     python -m benchmarks.fingerprint check /tmp/before.npz  # on the new code
 
+``save`` also records the key under which ``python -m benchmarks quality``
+stores each tabular detector's results (a hash of its source). A change of
+the code changes that key even when the scores stay as they were, and the
+stored results would have to be measured again. ``check --carry`` copies the
+stored quality results of every tabular detector whose outputs are all
+bit-identical, but for those of the threshold that the quality benchmark
+does not read (``offset_``, ``decision_function``, ``predict``), from the
+recorded key to the current one (a detector with any other difference keeps
+none), so that ``--report`` shows them for the new code.
+
 A run takes a few minutes on two cores.
 """
 
 import argparse
+import json
 import sys
 
 import numpy as np
@@ -109,17 +120,84 @@ def _same_bits(a, b):
     return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
+# the fingerprint cases of each detector of the quality benchmark: those
+# whose name starts with its prefix and an underscore, or is the prefix
+_QUALITY_CASES = {"AE": "ae", "VAE": "vae", "AEGMM": "aegmm", "VAEGMM": "vaegmm"}
+_KEY = "quality_key/"
+
+
+def _quality_keys():
+    """``{name: key}`` of the stored quality results of each tabular
+    detector with its defaults, for the code in the working tree."""
+    from . import quality
+
+    return {name: quality.detector_method(name, name).key for name in _QUALITY_CASES}
+
+
+# the outputs the threshold sets, which the quality benchmark does not read
+# (as its keys leave out the thresholds' module)
+_THRESHOLD_OUTPUTS = {"offset_", "decision_function", "predict"}
+
+
+def _identical_detectors(differ, stored):
+    """The quality benchmark's detectors none of whose cases differ in an
+    output other than the threshold's."""
+    changed = {
+        key.partition("/")[0].partition("_")[0]
+        for key in differ if key.partition("/")[2] not in _THRESHOLD_OUTPUTS
+    }
+    recorded = {key.partition("/")[0].partition("_")[0] for key in stored}
+    return [name for name, case in _QUALITY_CASES.items() if case in recorded and case not in changed]
+
+
+def carry(stored_keys, detectors, paths):
+    """Append to each store in ``paths`` a copy, under the current key, of
+    every entry of ``detectors`` stored under the key recorded at ``save``;
+    return the number of entries copied."""
+    current = _quality_keys()
+    copied = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        have = {(e["regime"], e["table"], e["seed"], e["method"], e["key"]) for e in entries}
+        new = []
+        for name in detectors:
+            old, now = stored_keys.get(name), current[name]
+            if old is None or old == now:
+                continue
+            for entry in entries:
+                if entry["method"] == name and entry["key"].startswith(old):
+                    moved = {**entry, "key": now + entry["key"][len(old):]}
+                    identity = (moved["regime"], moved["table"], moved["seed"], name, moved["key"])
+                    if identity not in have:
+                        have.add(identity)
+                        new.append(moved)
+        with path.open("a") as fh:
+            fh.writelines(json.dumps(entry) + "\n" for entry in new)
+        print(f"{path}: {len(new)} stored results carried to the current keys")
+        copied += len(new)
+    return copied
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fingerprint")
     parser.add_argument("action", choices=["save", "check"])
     parser.add_argument("path")
+    parser.add_argument(
+        "--carry", action="store_true",
+        help="with check: carry the stored quality results of the detectors whose outputs "
+        "are all bit-identical to the current code's keys",
+    )
     args = parser.parse_args(argv)
     current = fingerprint()
     if args.action == "save":
-        np.savez(args.path, **current)
+        keys = {_KEY + name: np.array(key) for name, key in _quality_keys().items()}
+        np.savez(args.path, **current, **keys)
         print(f"wrote {len(current)} arrays to {args.path}")
         return 0
     stored = dict(np.load(args.path))
+    stored_keys = {k[len(_KEY):]: str(stored.pop(k)) for k in list(stored) if k.startswith(_KEY)}
     differ = sorted(k for k in stored if k not in current or not _same_bits(stored[k], current[k]))
     new = sorted(set(current) - set(stored))
     for key in differ:
@@ -131,6 +209,12 @@ def main(argv=None):
     for key in new:
         print(f"NEW {key} (not in {args.path})")
     print(f"{len(stored) - len(differ)} of {len(stored)} arrays bit-identical")
+    if args.carry:
+        from .quality import RESULTS
+
+        identical = _identical_detectors(differ, stored)
+        print(f"bit-identical detectors of the quality benchmark: {', '.join(identical) or 'none'}")
+        carry(stored_keys, identical, [RESULTS / "quality.jsonl", RESULTS / "quality_quick.jsonl"])
     return 1 if differ else 0
 
 

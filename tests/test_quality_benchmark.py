@@ -56,6 +56,32 @@ def test_store_keeps_the_last_entry_and_reloads(tmp_path):
     assert again.get("clean", "wine", 0, other) is None
 
 
+
+def test_fingerprint_carries_only_the_detectors_whose_scores_are_identical(tmp_path, monkeypatch):
+    from benchmarks import fingerprint
+
+    path = tmp_path / "store.jsonl"
+    store = quality.Store(path)
+    old = {name: quality.detector_method(name, name, {"epochs": 3}) for name in ("AE", "AEGMM")}
+    for name, method in old.items():
+        store.add("clean", "wine", 0, method, {"roc_auc": 0.5})
+        store.add("U", "wine", 1, method, {"roc_auc": 0.25})
+    now = {name: quality.detector_method(name, name) for name in ("AE", "AEGMM")}
+    monkeypatch.setattr(fingerprint, "_quality_keys", lambda: {n: m.key for n, m in now.items()})
+    stored = {"ae/score_samples": 0, "ae_early/offset_": 0, "aegmm/score_samples": 0}
+    # a different threshold keeps the AE's results; a different score drops AEGMM's
+    differ = ["ae_early/offset_", "aegmm/score_samples"]
+    identical = fingerprint._identical_detectors(differ, stored)
+    assert identical == ["AE"]
+    keys = {name: method.key for name, method in old.items()}
+    assert fingerprint.carry(keys, identical, [path, tmp_path / "absent.jsonl"]) == 2
+    again = quality.Store(path)
+    assert again.get("clean", "wine", 0, now["AE"])["roc_auc"] == 0.5
+    assert again.get("U", "wine", 1, now["AE"])["roc_auc"] == 0.25
+    assert again.get("clean", "wine", 0, now["AEGMM"]) is None
+    assert fingerprint.carry(keys, identical, [path]) == 0  # nothing twice
+
+
 def test_large_tables_are_sampled_with_their_outlier_share(monkeypatch):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(30_000, 3))
