@@ -39,12 +39,19 @@ forms:
     without a calibration split. The training rows are not new to the
     network, so nothing guarantees these p-values; the measurement shows how
     far they are from valid (clean regime only).
+``heldout``
+    The detector with ``contamination=CONTAMINATION`` and
+    ``calibration_size=HELD_OUT`` (sklearn-daml's detectors only): it trains
+    on the other rows, and its threshold and own p-values come from the
+    held-out rows' scores. Measured: everything the ``own`` and ``pvalues``
+    forms measure, in both regimes; its ROC-AUC beside the ``own`` form's is
+    what training on fewer rows costs the ranking.
 
 All record their fit time, so that the cost of the conformal fit is
 compared with the default fit of the same detector. The contaminated regime
-(fitted on every training row, outliers included) runs the ``auto`` and
-conformal forms only: they show what happens when the training rows are not
-exchangeable with the new inliers.
+(fitted on every training row, outliers included) runs the ``auto``,
+conformal and held-out forms only: they show what happens when the training
+rows are not exchangeable with the new inliers.
 
 Every measurement is one JSON line per (regime, table, seed, method) in
 ``benchmarks/results/calibration.jsonl`` (``calibration_quick.jsonl`` for
@@ -93,10 +100,14 @@ TARGET_RATE = (0.03, 0.07)
 TARGET_TABLE_RATE, MIN_INLIERS = 0.15, 200
 # the conformal fit takes at most this multiple of the default fit's time
 TARGET_TIME_RATIO = 1.5
+# calibration_size of the held-out form
+HELD_OUT = 0.2
 BASES = [*DETECTORS, "IsolationForest"]
-KINDS = ("own", "auto", "conformal", "pvalues")
+KINDS = ("own", "auto", "conformal", "pvalues", "heldout")
+# the forms of sklearn-daml's detectors only
+OWN_KINDS = ("pvalues", "heldout")
 # the forms that the contaminated regime runs
-CONTAMINATED_KINDS = ("auto", "conformal")
+CONTAMINATED_KINDS = ("auto", "conformal", "heldout")
 REGIMES = {
     "clean": "Protocol U, clean regime (fitted on the inliers only)",
     "U": "Protocol U, contaminated regime (fitted with the outliers in), 'auto' and conformal",
@@ -124,14 +135,18 @@ def calibration_method(base, kind):
         detector = base.make(seed)
         if kind in ("own", "pvalues"):
             return detector.set_params(contamination=CONTAMINATION)
+        if kind == "heldout":
+            return detector.set_params(contamination=CONTAMINATION, calibration_size=HELD_OUT)
         if kind == "auto":
             return detector.set_params(contamination="auto")
         return ConformalOutlierDetector(detector, contamination=CONTAMINATION, random_state=seed)
 
-    measured_by = (measure_pvalues, measure) if kind == "pvalues" else (measure,)
+    measured_by = (measure_pvalues, measure) if kind in OWN_KINDS else (measure,)
     measurement = [_without_docstrings(inspect.getsource(f))
                    for f in (*measured_by, _conformal_record)]
     key_parts = (base.key, kind, _sources(), measurement, CONTAMINATION, P_LEVEL, ALPHA)
+    if kind == "heldout":
+        key_parts += (HELD_OUT,)
     method = Method(f"{base.name} {kind}", make, key_parts, detector=base.detector)
     method.measure = measured_by[0]
     return method
@@ -148,8 +163,8 @@ def methods_for(names=None):
             continue
         base = _base_method(name)
         for kind in KINDS:
-            if kind == "pvalues" and name not in DETECTORS:
-                continue  # IsolationForest has no p-values of its own
+            if kind in OWN_KINDS and name not in DETECTORS:
+                continue  # IsolationForest has no p-values or held-out rows of its own
             out[name, kind] = calibration_method(base, kind)
     return out
 
@@ -263,17 +278,21 @@ def _fmt(value):
 
 def _table(title, tables, columns):
     """Print a markdown table: one row per table, one column per
-    ``(label, [per-table means, ...])``, the means joined by " / ", and a
-    row of means over the tables that every column has."""
+    ``(label, [per-table means, ...])``, the means joined by " / " (``None``
+    for a form the method does not have, shown as "-"), and a row of means
+    over the tables that every column has."""
     print(f"\n{title}\n")
     print("| table | " + " | ".join(label for label, _ in columns) + " |")
     print("|---|" + "---:|" * len(columns))
-    shown = [t for t in tables if any(t in m for _, ms in columns for m in ms)]
+    shown = [t for t in tables if any(m is not None and t in m for _, ms in columns for m in ms)]
     for table in shown:
-        cells = [" / ".join(_fmt(m.get(table)) for m in ms) for _, ms in columns]
+        cells = [" / ".join("-" if m is None else _fmt(m.get(table)) for m in ms)
+                 for _, ms in columns]
         print(f"| {table} | " + " | ".join(cells) + " |")
-    complete = [t for t in shown if all(t in m for _, ms in columns for m in ms)]
-    cells = [" / ".join(_fmt(np.nanmean([m[t] for t in complete]) if complete else None)
+    complete = [t for t in shown
+                if all(m is None or t in m for _, ms in columns for m in ms)]
+    cells = [" / ".join("-" if m is None else
+                        _fmt(np.nanmean([m[t] for t in complete]) if complete else None)
                         for m in ms) for _, ms in columns]
     label = f"mean ({_count(len(complete), 'table')})"
     print(f"| {label} | " + " | ".join(f"**{c}**" for c in cells) + " |")
@@ -285,10 +304,10 @@ def report(store, regime, tables, methods, seeds):
     bases = sorted({b for b, _ in methods}, key=BASES.index)
     kinds = KINDS if regime == "clean" else CONTAMINATED_KINDS
     flagging = tuple(k for k in kinds if k != "pvalues")
-    tested = tuple(k for k in ("conformal", "pvalues") if k in kinds)
+    tested = tuple(k for k in ("conformal", "pvalues", "heldout") if k in kinds)
     metrics = {"inliers_flagged": flagging, "outliers_flagged": flagging, "fit_seconds": flagging,
                "n_test_inliers": kinds, "inliers_p_level": tested, "n_calibration": tested,
-               "fdr": tested, "fdr_power": tested}
+               "fdr": tested, "fdr_power": tested, "roc_auc": flagging}
     means = {metric: {(b, k): _means(store, regime, tables, methods[b, k], seeds, metric)
                       for b in bases for k in metric_kinds if (b, k) in methods}
              for metric, metric_kinds in metrics.items()}
@@ -296,14 +315,15 @@ def report(store, regime, tables, methods, seeds):
     label = " / ".join(leveled)
     print(f"\n### {REGIMES[regime]}, mean over seeds {list(seeds)}")
     _table(f"Share of test inliers flagged by predict at level {CONTAMINATION} ({label})",
-           tables, [(b, [means["inliers_flagged"][b, k] for k in leveled]) for b in bases])
+           tables, [(b, [means["inliers_flagged"].get((b, k)) for k in leveled]) for b in bases])
     _table(f"Share of test outliers flagged by predict at level {CONTAMINATION} ({label})",
-           tables, [(b, [means["outliers_flagged"][b, k] for k in leveled]) for b in bases])
+           tables, [(b, [means["outliers_flagged"].get((b, k)) for k in leveled]) for b in bases])
     _table("contamination='auto': share of test inliers / outliers flagged by predict",
            tables, [(b, [means["inliers_flagged"][b, "auto"], means["outliers_flagged"][b, "auto"]])
                     for b in bases])
     for kind, title in (("conformal", "ConformalOutlierDetector"),
-                        ("pvalues", "the detector's own p-values (training scores)")):
+                        ("pvalues", "the detector's own p-values (training scores)"),
+                        ("heldout", f"the detector's own p-values (calibration_size={HELD_OUT})")):
         if kind not in tested:
             continue
         have = [b for b in bases if (b, kind) in methods]
@@ -313,7 +333,12 @@ def report(store, regime, tables, methods, seeds):
                "rate / power", tables,
                [(b, [means["fdr"][b, kind], means["fdr_power"][b, kind]]) for b in have])
     _table(f"Fit time in seconds ({label})", tables,
-           [(b, [means["fit_seconds"][b, k] for k in leveled]) for b in bases])
+           [(b, [means["fit_seconds"].get((b, k)) for k in leveled]) for b in bases])
+    if "heldout" in kinds:
+        have = [b for b in bases if (b, "heldout") in methods]
+        _table(f"ROC-AUC of the test rows: trained on every row / on all but "
+               f"calibration_size={HELD_OUT}", tables,
+               [(b, [means["roc_auc"][b, k] for k in ("own", "heldout") if k in kinds]) for b in have])
     return means
 
 
@@ -337,11 +362,11 @@ def _share_se(n_calibration, n_inliers, level, n_seeds=1):
     return float(np.sqrt(np.sum(variances) / n_seeds) / len(variances))
 
 
-def _ratio(means, base, tables):
-    """Conformal fit time over own fit time, summed over ``tables``."""
+def _ratio(means, base, kind, tables):
+    """Fit time of the ``kind`` form over the own form's, summed over ``tables``."""
     own = sum(means["fit_seconds"][base, "own"][t] for t in tables)
-    conformal = sum(means["fit_seconds"][base, "conformal"][t] for t in tables)
-    return conformal / own if own else np.nan
+    other = sum(means["fit_seconds"][base, kind][t] for t in tables)
+    return other / own if own else np.nan
 
 
 def _verdict(ok, text):
@@ -361,23 +386,28 @@ def targets(results, methods, seeds=(0,)):
         tables = [t for t in rates if t in own_rates and not np.isnan(rates[t])]
         if not tables:
             continue
-        mean = np.mean([rates[t] for t in tables])
-        lo, hi = TARGET_RATE
-        lines.append(_verdict(lo <= mean <= hi, f"{base} conformal: mean share of test inliers "
-                              f"flagged {mean:.3f} in [{lo}, {hi}] "
-                              f"({_count(len(tables), 'table')}; own threshold "
-                              f"{np.nanmean([own_rates[t] for t in tables]):.3f})"))
-        large = [t for t in tables if means["n_test_inliers"][base, "conformal"][t] >= MIN_INLIERS]
-        over = [t for t in large if rates[t] > TARGET_TABLE_RATE]
-        own_over = [t for t in large if own_rates[t] > TARGET_TABLE_RATE]
-        worst = max(large, key=rates.get) if large else None
-        lines.append(_verdict(not over, f"{base} conformal: at most {TARGET_TABLE_RATE} on the "
-                              f"{_count(len(large), 'table')} with >= {MIN_INLIERS} test inliers"
-                              + (f" (highest: {worst} {rates[worst]:.3f})" if worst else "")
-                              + (f"; above: {', '.join(over)}" if over else "")
-                              + f"; own threshold above on {len(own_over)}"
-                              + (f" ({', '.join(own_over)})" if own_over else "")))
-        for kind in ("conformal", "pvalues"):
+        for kind in ("conformal", "heldout"):
+            rates = means["inliers_flagged"].get((base, kind), {})
+            if not all(t in rates for t in tables):
+                continue
+            mean = np.nanmean([rates[t] for t in tables])
+            lo, hi = TARGET_RATE
+            lines.append(_verdict(lo <= mean <= hi, f"{base} {kind}: mean share of test inliers "
+                                  f"flagged {mean:.3f} in [{lo}, {hi}] "
+                                  f"({_count(len(tables), 'table')}; own threshold "
+                                  f"{np.nanmean([own_rates[t] for t in tables]):.3f})"))
+            large = [t for t in tables if means["n_test_inliers"][base, kind][t] >= MIN_INLIERS]
+            over = [t for t in large if rates[t] > TARGET_TABLE_RATE]
+            own_over = [t for t in large if own_rates[t] > TARGET_TABLE_RATE]
+            worst = max(large, key=rates.get) if large else None
+            lines.append(_verdict(not over, f"{base} {kind}: at most {TARGET_TABLE_RATE} on the "
+                                  f"{_count(len(large), 'table')} with >= {MIN_INLIERS} test "
+                                  "inliers"
+                                  + (f" (highest: {worst} {rates[worst]:.3f})" if worst else "")
+                                  + (f"; above: {', '.join(over)}" if over else "")
+                                  + f"; own threshold above on {len(own_over)}"
+                                  + (f" ({', '.join(own_over)})" if own_over else "")))
+        for kind in ("conformal", "pvalues", "heldout"):
             shares = means["inliers_p_level"].get((base, kind), {})
             if not all(t in shares for t in tables):
                 continue
@@ -393,9 +423,12 @@ def targets(results, methods, seeds=(0,)):
                                   "standard errors of valid p-values)"))
             lines.append(_verdict(fdr <= ALPHA, f"{base} {kind}: mean false discovery rate "
                                   f"{fdr:.3f} <= alpha={ALPHA} (power {power:.3f})"))
-        ratio = _ratio(means, base, tables)
-        lines.append(_verdict(ratio <= TARGET_TIME_RATIO, f"{base} conformal: fit time "
-                              f"{ratio:.2f} x the default fit's (at most {TARGET_TIME_RATIO})"))
+        for kind in ("conformal", "heldout"):
+            if not all(t in means["fit_seconds"].get((base, kind), {}) for t in tables):
+                continue
+            ratio = _ratio(means, base, kind, tables)
+            lines.append(_verdict(ratio <= TARGET_TIME_RATIO, f"{base} {kind}: fit time "
+                                  f"{ratio:.2f} x the default fit's (at most {TARGET_TIME_RATIO})"))
     if lines:
         print("\n### Targets (clean regime)\n")
         print("\n".join(lines))
