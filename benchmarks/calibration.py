@@ -338,7 +338,8 @@ def report(store, regime, tables, methods, seeds):
         have = [b for b in bases if (b, "heldout") in methods]
         _table(f"ROC-AUC of the test rows: trained on every row / on all but "
                f"calibration_size={HELD_OUT}", tables,
-               [(b, [means["roc_auc"][b, k] for k in ("own", "heldout") if k in kinds]) for b in have])
+               [(b, [means["roc_auc"][b, k] for k in ("own", "heldout") if k in kinds])
+                for b in have])
     return means
 
 

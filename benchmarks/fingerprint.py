@@ -147,7 +147,8 @@ def _identical_detectors(differ, stored):
         for key in differ if key.partition("/")[2] not in _THRESHOLD_OUTPUTS
     }
     recorded = {key.partition("/")[0].partition("_")[0] for key in stored}
-    return [name for name, case in _QUALITY_CASES.items() if case in recorded and case not in changed]
+    return [name for name, case in _QUALITY_CASES.items()
+            if case in recorded and case not in changed]
 
 
 def carry(stored_keys, detectors, paths):

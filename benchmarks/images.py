@@ -6,7 +6,8 @@ images of the other classes (a fixed draw) are scored. The table gives the
 ROC-AUC of ``score_samples`` and the fit time of ``PixelCNNOutlierDetector``
 and ``LLROutlierDetector`` with their defaults (``'auto'`` resolved from the
 data) and of ``IsolationForest`` on the flattened images, all with
-``random_state=seed`` and ``contamination=CONTAMINATION``; and the share of
+``random_state=seed`` and ``contamination=CONTAMINATION``, averaged over
+``SEEDS`` (each seed its own split; ``--quick``: seed 0, digit 0); and the share of
 the new inliers (the held-out images of the class) and of the other images
 that ``predict`` flags: the false-alarm rate on new images of the class
 the image detectors' held-out threshold is meant to hold at about
@@ -108,29 +109,52 @@ def epoch_rss(name, params):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+SEEDS = (0, 1, 2)
+
+
+def _digit_row(digit, seeds):
+    """``{method: measurements}`` on ``digit``: each measurement's mean over
+    ``seeds`` (each seed its own split and fit), the ROC-AUC's standard
+    deviation and the per-seed values."""
+    per_seed = {name: [] for name in DETECTORS}
+    for seed in seeds:
+        train, X_test, y_test = digits_split(digit, seed)
+        for name in DETECTORS:
+            scores, flagged, seconds = _fit_score(name, seed, train, X_test)
+            per_seed[name].append({
+                "roc_auc": roc_auc_score(y_test, scores), "fit_seconds": seconds,
+                "inliers_flagged": float(np.mean(flagged[y_test == 1])),
+                "outliers_flagged": float(np.mean(flagged[y_test == -1])),
+            })
+    row = {}
+    for name, runs in per_seed.items():
+        row[name] = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+        row[name]["roc_auc_std"] = float(np.std([r["roc_auc"] for r in runs]))
+        row[name]["seeds"] = runs
+    return row, len(train)
+
+
 def run(quick=False):
     classes = [0] if quick else [0, 1, 8]
-    seed = 0
-    results = {"digits": {}, "rss": {}}
-    print(f"Digits, one class as inliers, defaults, seed {seed}: ROC-AUC (fit seconds)\n")
+    seeds = (0,) if quick else SEEDS
+    results = {"seeds": list(seeds), "digits": {}, "rss": {}}
+    print(f"Digits, one class as inliers, defaults, seeds {list(seeds)}: ROC-AUC, mean "
+          "(± std over seeds) (mean fit seconds)\n")
     print("| inlier digit | training images | " + " | ".join(DETECTORS) + " |")
     print("|---|---:|" + "---:|" * len(DETECTORS))
     for digit in classes:
-        train, X_test, y_test = digits_split(digit, seed)
-        row = {}
-        for name in DETECTORS:
-            scores, flagged, seconds = _fit_score(name, seed, train, X_test)
-            row[name] = {"roc_auc": roc_auc_score(y_test, scores), "fit_seconds": seconds,
-                         "inliers_flagged": float(np.mean(flagged[y_test == 1])),
-                         "outliers_flagged": float(np.mean(flagged[y_test == -1]))}
+        row, n_train = _digit_row(digit, seeds)
         results["digits"][digit] = row
-        cells = " | ".join(f"{r['roc_auc']:.3f} ({r['fit_seconds']:.0f} s)" for r in row.values())
-        print(f"| {digit} | {len(train)} | {cells} |", flush=True)
+        cells = " | ".join(
+            f"{r['roc_auc']:.3f} ± {r['roc_auc_std']:.3f} ({r['fit_seconds']:.0f} s)"
+            for r in row.values()
+        )
+        print(f"| {digit} | {n_train} | {cells} |", flush=True)
     means = {name: np.mean([r[name]["roc_auc"] for r in results["digits"].values()])
              for name in DETECTORS}
     print("| mean | | " + " | ".join(f"{m:.3f}" for m in means.values()) + " |")
     print(f"\nShare of the new images of the class / of the other images flagged by predict "
-          f"(contamination={CONTAMINATION})\n")
+          f"(contamination={CONTAMINATION}), mean over seeds\n")
     print("| inlier digit | " + " | ".join(DETECTORS) + " |")
     print("|---|" + "---:|" * len(DETECTORS))
     for digit, row in results["digits"].items():
@@ -138,9 +162,10 @@ def run(quick=False):
                            for r in row.values())
         print(f"| {digit} | {cells} |")
     for key in ("inliers_flagged", "outliers_flagged"):
-        means = {name: np.mean([r[name][key] for r in results["digits"].values()])
-                 for name in DETECTORS}
-        results[f"mean_{key}"] = means
+        results[f"mean_{key}"] = {
+            name: float(np.mean([r[name][key] for r in results["digits"].values()]))
+            for name in DETECTORS
+        }
     print("| mean | " + " | ".join(
         f"{results['mean_inliers_flagged'][n]:.3f} / {results['mean_outliers_flagged'][n]:.3f}"
         for n in DETECTORS) + " |")
