@@ -382,9 +382,10 @@ def targets(results, methods, seeds=(0,)):
     means = results["clean"]
     lines = []
     for base in sorted({b for b, _ in methods}, key=BASES.index):
-        rates = means["inliers_flagged"].get((base, "conformal"), {})
+        conformal_rates = means["inliers_flagged"].get((base, "conformal"), {})
         own_rates = means["inliers_flagged"].get((base, "own"), {})
-        tables = [t for t in rates if t in own_rates and not np.isnan(rates[t])]
+        tables = [t for t in conformal_rates
+                  if t in own_rates and not np.isnan(conformal_rates[t])]
         if not tables:
             continue
         for kind in ("conformal", "heldout"):

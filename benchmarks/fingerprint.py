@@ -25,7 +25,6 @@ A run takes a few minutes on two cores.
 """
 
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -139,14 +138,16 @@ def _quality_keys():
 _THRESHOLD_OUTPUTS = {"offset_", "decision_function", "predict"}
 
 
+def _case(key):
+    """The detector prefix of a fingerprint array's key (``"ae_early/offset_"``: ``"ae"``)."""
+    return key.partition("/")[0].partition("_")[0]
+
+
 def _identical_detectors(differ, stored):
     """The quality benchmark's detectors none of whose cases differ in an
     output other than the threshold's."""
-    changed = {
-        key.partition("/")[0].partition("_")[0]
-        for key in differ if key.partition("/")[2] not in _THRESHOLD_OUTPUTS
-    }
-    recorded = {key.partition("/")[0].partition("_")[0] for key in stored}
+    changed = {_case(key) for key in differ if key.partition("/")[2] not in _THRESHOLD_OUTPUTS}
+    recorded = {_case(key) for key in stored}
     return [name for name, case in _QUALITY_CASES.items()
             if case in recorded and case not in changed]
 
@@ -155,27 +156,24 @@ def carry(stored_keys, detectors, paths):
     """Append to each store in ``paths`` a copy, under the current key, of
     every entry of ``detectors`` stored under the key recorded at ``save``;
     return the number of entries copied."""
+    from .quality import Store
+
     current = _quality_keys()
+    moves = {name: (stored_keys[name], current[name]) for name in detectors
+             if stored_keys.get(name) not in (None, current[name])}
     copied = 0
     for path in paths:
         if not path.exists():
             continue
-        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        have = {(e["regime"], e["table"], e["seed"], e["method"], e["key"]) for e in entries}
+        store = Store(path)
         new = []
-        for name in detectors:
-            old, now = stored_keys.get(name), current[name]
-            if old is None or old == now:
-                continue
-            for entry in entries:
-                if entry["method"] == name and entry["key"].startswith(old):
-                    moved = {**entry, "key": now + entry["key"][len(old):]}
-                    identity = (moved["regime"], moved["table"], moved["seed"], name, moved["key"])
-                    if identity not in have:
-                        have.add(identity)
-                        new.append(moved)
-        with path.open("a") as fh:
-            fh.writelines(json.dumps(entry) + "\n" for entry in new)
+        for entry in list(store.entries.values()):
+            old, now = moves.get(entry["method"], (None, None))
+            if old is not None and entry["key"].startswith(old):
+                moved = {**entry, "key": now + entry["key"][len(old):]}
+                if store._identity(moved) not in store.entries:
+                    store.append(moved)
+                    new.append(moved)
         print(f"{path}: {len(new)} stored results carried to the current keys")
         copied += len(new)
     return copied

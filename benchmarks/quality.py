@@ -336,8 +336,11 @@ class Store:
         return self.entries.get((regime, table, seed, method.name, method.key + PROTOCOL_KEY))
 
     def add(self, regime, table, seed, method, record):
-        entry = {"regime": regime, "table": table, "seed": seed, "method": method.name,
-                 "key": method.key + PROTOCOL_KEY, **record}
+        self.append({"regime": regime, "table": table, "seed": seed, "method": method.name,
+                     "key": method.key + PROTOCOL_KEY, **record})
+
+    def append(self, entry):
+        """Store a whole entry (identity fields included) as it is."""
         self.entries[self._identity(entry)] = entry
         self.path.parent.mkdir(exist_ok=True)
         with self.path.open("a") as fh:
