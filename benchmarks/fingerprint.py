@@ -166,16 +166,16 @@ def carry(stored_keys, detectors, paths):
         if not path.exists():
             continue
         store = Store(path)
-        new = []
+        carried = 0
         for entry in list(store.entries.values()):
             old, now = moves.get(entry["method"], (None, None))
             if old is not None and entry["key"].startswith(old):
                 moved = {**entry, "key": now + entry["key"][len(old):]}
                 if store._identity(moved) not in store.entries:
                     store.append(moved)
-                    new.append(moved)
-        print(f"{path}: {len(new)} stored results carried to the current keys")
-        copied += len(new)
+                    carried += 1
+        print(f"{path}: {carried} stored results carried to the current keys")
+        copied += carried
     return copied
 
 
